@@ -1,0 +1,132 @@
+"""Labelkeeper: the application factory, extensions and command registration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from flask_bootstrap import Bootstrap5
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+from core.db import configure_engine, db
+
+migrate = Migrate()
+csrf = CSRFProtect()
+bootstrap = Bootstrap5()
+
+DEV_SECRET = "dev-only-not-secret"  # noqa: S105 - refused outside debug and testing
+
+
+def _defaults(instance_path: str) -> dict[str, Any]:
+    return {
+        "SECRET_KEY": DEV_SECRET,
+        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / "labelkeeper.sqlite3"),
+        "SQLITE_BUSY_TIMEOUT_MS": 15000,
+        "SESSION_COOKIE_NAME": "labelkeeper_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": True,
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+        "REMEMBER_COOKIE_DURATION": timedelta(0),
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "BOOTSTRAP_SERVE_LOCAL": True,
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_MAX_FAILURES_PER_IP": 30,
+        "LOGIN_THROTTLE_WINDOW": 15 * 60,
+        "PER_PAGE": 25,
+    }
+
+
+def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    app.config.from_mapping(_defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
+        raise RuntimeError(
+            "Refusing to start with the development SECRET_KEY. Set FLASK_SECRET_KEY or "
+            "SECRET_KEY in instance/config.py (make run writes one for local use).")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Labelkeeper application."""
+    app = Flask(__name__, instance_relative_config=True)
+    _configure(app, test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+    register_security(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def register_security(app: Flask) -> None:
+    """Sessions, access control, audit guards, security headers and error pages."""
+    from core.audit import install_guards
+    from core.auth import init_auth
+    from core.web import init_web
+
+    install_guards()
+    init_auth(app)
+    init_web(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every feature package's blueprint and its dashboard panels."""
+    from compliance.views import bp as compliance_bp
+    from core.views import bp as core_bp
+    from core.views import register_panels as core_panels
+    from qc.views import bp as qc_bp
+    from vetting.views import bp as vetting_bp
+    from vetting.views import register_panels as vetting_panels
+
+    for bp in (core_bp, vetting_bp, qc_bp, compliance_bp):
+        app.register_blueprint(bp)
+    core_panels(app)
+    vetting_panels(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups: users, audit, demo."""
+    from core.cli import register_cli as core_cli
+
+    core_cli(app)
+    app.cli.add_command(demo_cli)
+
+
+demo_cli = AppGroup("demo", help="Demo data for trying Labelkeeper out.")
+
+
+@demo_cli.command("seed")
+def demo_seed_command() -> None:
+    """Create one account per role and a few sellers; running it again adds nothing."""
+    from core.services import ensure_demo_accounts
+    from vetting.services import ensure_demo_sellers
+
+    accounts = ensure_demo_accounts()
+    sellers = ensure_demo_sellers()
+    db.session.commit()
+    for email, password, created in accounts:
+        click.echo(f"  {email:32} password: {password}" if created
+                   else f"  {email:32} (already present; password unchanged)")
+    new = sum(1 for _, created in sellers if created)
+    click.echo(f"Sellers: {new} created, {len(sellers) - new} already present.")

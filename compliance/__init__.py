@@ -1,0 +1,1 @@
+"""Suspension review, audit PDFs, period reports and exports."""

@@ -1,0 +1,1 @@
+"""Shared foundation: database base, staff accounts and roles, the audit trail."""

@@ -1,0 +1,89 @@
+"""Sign-in sessions and deny-by-default access control.
+
+Every endpoint must declare who may use it (`roles_required`, `any_role` or `public` from
+core.roles). A request to an endpoint that declares nothing is refused, even for admins.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, request
+from flask_login import LoginManager, current_user
+from werkzeug.wrappers import Response
+
+from core import services
+from core.db import write_intent
+from core.models import User
+from core.roles import PUBLIC, declared_access, may_access
+
+login_manager = LoginManager()
+login_manager.login_view = "core.login"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+# Endpoints served by Flask or extensions, which cannot carry a declaration themselves.
+PUBLIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@login_manager.user_loader
+def _load_user(session_id: str) -> User | None:
+    return services.load_session_user(session_id)
+
+
+def endpoint_access(app: Flask, endpoint: str) -> frozenset[str] | str | None:
+    """The declared access of an endpoint: a set of roles, PUBLIC, or None (undeclared)."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return PUBLIC
+    view = app.view_functions.get(endpoint)
+    return declared_access(view) if view is not None else None
+
+
+def _mark_write_intent() -> None:
+    write_intent.set(request.method not in SAFE_METHODS)
+
+
+def _enforce_access() -> Response | None:
+    if request.endpoint is None:  # unknown URL or method: routing answers 404/405
+        return None
+    declared = endpoint_access(current_app._get_current_object(), request.endpoint)  # type: ignore[attr-defined]
+    if declared == PUBLIC:
+        return None
+    if declared is None:
+        current_app.logger.error("endpoint %s declares no roles; refused", request.endpoint)
+        abort(403)
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()  # type: ignore[no-any-return]
+    if not may_access(current_user.roles, declared):
+        abort(403)
+    return None
+
+
+def init_auth(app: Flask) -> None:
+    """Attach sessions and the access check to the app."""
+    login_manager.init_app(app)
+    app.before_request(_mark_write_intent)
+    app.before_request(_enforce_access)
+    app.context_processor(_inject_navigation)
+
+
+# The main navigation; each entry is shown to whoever may use its endpoint.
+NAVIGATION = (
+    ("Home", "core.home"),
+    ("Sellers", "vetting.sellers"),
+    ("Test orders", "qc.orders"),
+    ("Suspension reviews", "compliance.reviews"),
+    ("Audit trail", "core.audit_log"),
+    ("Staff accounts", "core.users"),
+)
+
+
+def navigation_for(app: Flask, roles: frozenset[str]) -> list[tuple[str, str]]:
+    """The navigation entries a user holding `roles` may follow."""
+    return [(label, endpoint) for label, endpoint in NAVIGATION
+            if may_access(roles, endpoint_access(app, endpoint))]
+
+
+def _inject_navigation() -> dict[str, object]:
+    roles = current_user.roles if current_user.is_authenticated else frozenset()
+    return {"navigation": navigation_for(current_app._get_current_object(), roles)}  # type: ignore[attr-defined]

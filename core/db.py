@@ -1,0 +1,67 @@
+"""Database base: the SQLAlchemy object, constraint naming convention, engine tuning.
+
+SQLite runs in WAL mode with a busy timeout; write requests open their transaction with
+BEGIN IMMEDIATE so concurrent writers queue on the lock instead of failing when they upgrade
+from a stale read snapshot. PostgreSQL needs none of this.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention for constraints."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+# True while the current unit of work may write; read-only requests set it False so SQLite
+# starts a plain (shared) transaction for them.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
+def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
+    """Install per-connection settings for SQLite engines (no-op for other dialects)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event below emit BEGIN
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def lock(key: str) -> None:
+    """Serialise writers on `key` until the transaction ends.
+
+    PostgreSQL takes a transaction-scoped advisory lock; SQLite needs nothing more because a
+    writing transaction already holds the database's single write lock (BEGIN IMMEDIATE).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

@@ -1,0 +1,72 @@
+"""Forms for signing in and managing staff accounts."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    widgets,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+
+from core.roles import ROLE_LABELS
+from core.services import MIN_PASSWORD_LENGTH
+
+ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice shown as checkboxes."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Sign in")
+
+
+def _password_fields() -> tuple[PasswordField, PasswordField]:
+    return (
+        PasswordField("Password", validators=[
+            DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)]),
+        PasswordField("Repeat password", validators=[
+            DataRequired(), EqualTo("password", message="The two passwords differ.")]),
+    )
+
+
+class UserCreateForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
+    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES,
+                               validators=[DataRequired(message="Choose at least one role.")])
+    password, confirm = _password_fields()
+    submit = SubmitField("Create account")
+
+
+class UserEditForm(FlaskForm):
+    display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
+    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES,
+                               validators=[DataRequired(message="Choose at least one role.")])
+    version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+    submit = SubmitField("Save changes")
+
+
+class PasswordResetForm(FlaskForm):
+    password, confirm = _password_fields()
+    submit = SubmitField("Set password")
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button that posts with a CSRF token."""
+
+    next = HiddenField()
+    submit = SubmitField("Confirm")

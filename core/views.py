@@ -1,0 +1,201 @@
+"""Sign-in, the home dashboard, staff account administration, the audit log, health."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select, text
+from werkzeug.wrappers import Response
+
+from core import audit, dashboard, services
+from core.db import db
+from core.errors import ServiceError
+from core.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from core.models import AuditEntry, User
+from core.pagination import paginate
+from core.roles import Role, any_role, public, roles_required
+
+bp = Blueprint("core", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _form_error(form: object, exc: ServiceError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")
+
+
+def get_user_or_404(user_id: int) -> User:
+    """The account with this id, or a 404 page."""
+    return db.session.get(User, user_id) or abort(404)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = services.authenticate(form.email.data, form.password.data,
+                                       request.remote_addr or "unknown")
+        db.session.commit()
+        if result.user is not None:
+            session.clear()  # a fresh session on sign-in: no fixation
+            login_user(result.user)
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        flash(result.message or "Sign-in failed.", "danger")
+    return render_template("core/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@any_role
+def logout() -> Response:
+    if ConfirmForm().validate_on_submit():
+        services.record_logout(current_user)
+        db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You have signed out.", "info")
+    return redirect(url_for("core.login"))
+
+
+@bp.route("/")
+@any_role
+def home() -> str:
+    return render_template("core/home.html", panels=dashboard.panels_for(current_user.roles))
+
+
+@bp.route("/admin/users")
+@roles_required(Role.ADMIN)
+def users() -> str:
+    q = request.args.get("q", "").strip()[:100]
+    stmt = select(User).order_by(User.active.desc(), User.email)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(User.email.like(like) | User.display_name.ilike(like))
+    return render_template("core/users.html", page=paginate(stmt), q=q)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def user_new() -> str | Response:
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.display_name.data,
+                                        form.password.data, form.roles.data, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _form_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Account {user.email} created.", "success")
+            return redirect(url_for("core.user_edit", user_id=user.id))
+    return render_template("core/user_new.html", form=form)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def user_edit(user_id: int) -> str | Response:
+    user = get_user_or_404(user_id)
+    form = UserEditForm(obj=user, roles=sorted(user.roles))
+    if form.validate_on_submit():
+        try:
+            services.update_user(user, form.display_name.data, form.roles.data,
+                                 form.version.data, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _form_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Changes saved.", "success")
+            return redirect(url_for("core.user_edit", user_id=user.id))
+    return render_template("core/user_edit.html", user=user, form=form,
+                           password_form=PasswordResetForm(prefix="pw"),
+                           toggle_form=ConfirmForm(prefix="toggle"))
+
+
+@bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
+@roles_required(Role.ADMIN)
+def user_set_active(user_id: int) -> Response:
+    user = get_user_or_404(user_id)
+    if ConfirmForm(prefix="toggle").validate_on_submit():
+        try:
+            services.set_active(user, not user.active, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.",
+                  "success")
+    return redirect(url_for("core.user_edit", user_id=user.id))
+
+
+@bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
+@roles_required(Role.ADMIN)
+def user_password(user_id: int) -> Response | tuple[str, int]:
+    user = get_user_or_404(user_id)
+    password_form = PasswordResetForm(prefix="pw")
+    if password_form.validate_on_submit():
+        services.reset_password(user, password_form.password.data, current_user)
+        db.session.commit()
+        flash(f"Password for {user.email} changed; their sessions have ended.", "success")
+        return redirect(url_for("core.user_edit", user_id=user.id))
+    form = UserEditForm(obj=user, roles=sorted(user.roles))
+    return render_template("core/user_edit.html", user=user, form=form,
+                           password_form=password_form,
+                           toggle_form=ConfirmForm(prefix="toggle")), 400
+
+
+@bp.route("/audit")
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+def audit_log() -> str:
+    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())
+    action = request.args.get("action", "").strip()[:64]
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+    return render_template("core/audit_log.html", page=paginate(stmt), action=action)
+
+
+@bp.route("/healthz")
+@public
+def healthz() -> tuple[Response, int]:
+    db.session.execute(text("SELECT 1"))
+    return jsonify(status="ok", database="ok"), 200
+
+
+def register_panels(app: Flask) -> None:
+    """The core panels of the home dashboard."""
+    dashboard.register_panel(app, dashboard.Panel(
+        "Staff accounts", frozenset({Role.ADMIN}), "core/_panel_accounts.html",
+        lambda: {"users": services.count_users(),
+                 "throttles": services.count_recent_throttles()}))
+    dashboard.register_panel(app, dashboard.Panel(
+        "Audit trail", frozenset({Role.COMPLIANCE, Role.ADMIN}), "core/_panel_audit.html",
+        lambda: {"head": audit.head_hash(), "entries": audit.count_entries()}))

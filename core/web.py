@@ -1,0 +1,94 @@
+"""Response hardening and friendly error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from core.db import db
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+ERROR_TEXT = {
+    400: ("Bad request", "The request could not be understood. Go back and try again."),
+    403: ("Not allowed", "Your roles do not include this page. If you need it, ask an "
+                         "administrator to grant the role."),
+    404: ("Page not found", "There is nothing at this address. Check the link or use the "
+                            "navigation above."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    413: ("Upload too large", "The file or form is larger than the limit. Send a smaller one."),
+    500: ("Something went wrong", "The error has been logged and nothing was saved. "
+                                  "Try again; if it keeps happening, tell an administrator."),
+    503: ("Temporarily unavailable", "The database is busy or unreachable. Nothing was saved. "
+                                     "Wait a few seconds and try again."),
+}
+
+
+def _security_headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.endpoint not in ("static", "bootstrap.static"):
+        h.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
+    """Render the friendly page for an HTTP error code."""
+    title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    return render_template("errors/error.html", code=code, title=title,
+                           text=detail or text), code
+
+
+def _wants_json() -> bool:
+    return request.path == "/healthz"
+
+
+def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+    if exc.code is None or exc.code < 400:
+        return exc
+    return render_error(exc.code)
+
+
+def _csrf_error(_exc: CSRFError) -> tuple[str, int]:
+    return render_error(400, "The form had expired or was not sent from this site, so "
+                             "nothing was saved. Reload the page and submit it again.")
+
+
+def _database_error(exc: OperationalError) -> Response:
+    db.session.rollback()
+    current_app.logger.warning("database unavailable: %s", exc.orig)
+    if _wants_json():
+        response = jsonify(status="error", database="unavailable")
+    else:
+        response = current_app.make_response(render_error(503)[0])
+    response.status_code = 503
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _unexpected_error(exc: Exception) -> tuple[str, int]:
+    db.session.rollback()
+    current_app.logger.exception("unhandled error", exc_info=exc)
+    return render_error(500)
+
+
+def init_web(app: Flask) -> None:
+    """Install security headers and error pages."""
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_error)
+    if not app.config.get("PROPAGATE_EXCEPTIONS"):
+        app.register_error_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""Sampling plan, mystery test orders, inspections, scoring and statistics."""

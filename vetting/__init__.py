@@ -1,0 +1,1 @@
+"""Sellers, applications, the certification checklist and the Back Label."""
