@@ -68,7 +68,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
-    csrf.init_app(app)
     bootstrap.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -86,7 +85,8 @@ def register_security(app: Flask) -> None:
     from core.web import init_web
 
     install_guards()
-    init_auth(app)
+    init_auth(app)  # before CSRF: strangers are sent to sign in, wrong roles get 403
+    csrf.init_app(app)
     init_web(app)
 
 
@@ -117,14 +117,19 @@ demo_cli = AppGroup("demo", help="Demo data for trying Labelkeeper out.")
 
 
 @demo_cli.command("seed")
-def demo_seed_command() -> None:
+@click.option("--if-empty", is_flag=True, help="Do nothing when any account exists already.")
+def demo_seed_command(if_empty: bool) -> None:
     """Create one account per role and a few sellers; running it again adds nothing."""
-    from core.services import ensure_demo_accounts
+    from core.services import count_users, ensure_demo_accounts
     from vetting.services import ensure_demo_sellers
 
+    if if_empty and sum(count_users().values()):
+        click.echo("Accounts exist already; demo data not added.")
+        return
     accounts = ensure_demo_accounts()
     sellers = ensure_demo_sellers()
     db.session.commit()
+    click.echo("Demo accounts (sign in at /login):")
     for email, password, created in accounts:
         click.echo(f"  {email:32} password: {password}" if created
                    else f"  {email:32} (already present; password unchanged)")

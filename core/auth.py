@@ -6,7 +6,7 @@ core.roles). A request to an endpoint that declares nothing is refused, even for
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, g, request
 from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response
 
@@ -40,7 +40,13 @@ def endpoint_access(app: Flask, endpoint: str) -> frozenset[str] | str | None:
 
 
 def _mark_write_intent() -> None:
-    write_intent.set(request.method not in SAFE_METHODS)
+    g.write_intent_token = write_intent.set(request.method not in SAFE_METHODS)
+
+
+def _reset_write_intent(_exc: BaseException | None) -> None:
+    token = g.pop("write_intent_token", None)
+    if token is not None:
+        write_intent.reset(token)
 
 
 def _enforce_access() -> Response | None:
@@ -63,6 +69,7 @@ def init_auth(app: Flask) -> None:
     """Attach sessions and the access check to the app."""
     login_manager.init_app(app)
     app.before_request(_mark_write_intent)
+    app.teardown_request(_reset_write_intent)
     app.before_request(_enforce_access)
     app.context_processor(_inject_navigation)
 

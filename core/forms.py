@@ -13,12 +13,13 @@ from wtforms import (
     SubmitField,
     widgets,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 from core.roles import ROLE_LABELS
 from core.services import MIN_PASSWORD_LENGTH
 
-ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
+ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -37,7 +38,9 @@ class LoginForm(FlaskForm):
 def _password_fields() -> tuple[PasswordField, PasswordField]:
     return (
         PasswordField("Password", validators=[
-            DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)]),
+            DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256, message=(
+                f"Password must be at least {MIN_PASSWORD_LENGTH} characters "
+                "(and at most 256)."))]),
         PasswordField("Repeat password", validators=[
             DataRequired(), EqualTo("password", message="The two passwords differ.")]),
     )

@@ -238,7 +238,7 @@ def ensure_demo_accounts() -> list[tuple[str, str, bool]]:
     """Create one demo account per role; return (email, password, created) for each."""
     out = []
     for role in Role:
-        email = f"{role.value}@labelkeeper.test"
+        email = f"{role.value}@labelkeeper.example"
         password = role.value + DEMO_PASSWORD_SUFFIX
         exists = get_user_by_email(email) is not None
         if not exists:

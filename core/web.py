@@ -78,17 +78,9 @@ def _database_error(exc: OperationalError) -> Response:
     return response
 
 
-def _unexpected_error(exc: Exception) -> tuple[str, int]:
-    db.session.rollback()
-    current_app.logger.exception("unhandled error", exc_info=exc)
-    return render_error(500)
-
-
 def init_web(app: Flask) -> None:
     """Install security headers and error pages."""
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_error)
-    if not app.config.get("PROPAGATE_EXCEPTIONS"):
-        app.register_error_handler(Exception, _unexpected_error)

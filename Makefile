@@ -1,0 +1,40 @@
+# The verbs a newcomer needs. `make run` and `make test` do all set-up themselves.
+PYTHON ?= python3
+VENV ?= .venv
+FLASK = $(VENV)/bin/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint install db clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# A private secret for local use; production sets FLASK_SECRET_KEY instead.
+instance/config.py:
+	mkdir -p instance
+	$(VENV)/bin/python -c 'import secrets; print(f"SECRET_KEY = \"{secrets.token_hex(32)}\"\nSESSION_COOKIE_SECURE = False  # local http only")' > $@
+
+db: install instance/config.py
+	$(FLASK) db upgrade
+	$(FLASK) demo seed --if-empty
+
+run: db
+	@echo "Labelkeeper on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Row factories for tests (factory_boy)."""
+
+from __future__ import annotations
+
+import factory
+from werkzeug.security import generate_password_hash
+
+from core.db import db
+from core.models import User, UserRole
+from vetting.models import Seller
+
+TEST_PASSWORD = "correct-horse-battery"
+_PASSWORD_HASH = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")
+
+
+class _Base(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "flush"
+
+
+class UserFactory(_Base):
+    class Meta:
+        model = User
+        exclude = ("roles",)
+
+    email = factory.Sequence(lambda n: f"staff{n}@example.test")
+    display_name = factory.Sequence(lambda n: f"Staff Member {n}")
+    password_hash = _PASSWORD_HASH
+    active = True
+    roles: list[str] = ["vetting"]
+    role_rows = factory.LazyAttribute(lambda o: [UserRole(role=r) for r in o.roles])
+
+
+class SellerFactory(_Base):
+    class Meta:
+        model = Seller
+
+    legal_name = factory.Sequence(lambda n: f"Refurb Company {n} GmbH")
+    trading_name = factory.Sequence(lambda n: f"Refurb {n}")
+    country = "DE"
+    registration_number = factory.Sequence(lambda n: f"HRB {100000 + n}")
+    vat_id = factory.Sequence(lambda n: f"DE{100000000 + n}")
+    contact_email = factory.Sequence(lambda n: f"seller{n}@example.test")
+    website = ""
+    device_categories = "smartphone"
+    declared_monthly_volume = 100
