@@ -7,7 +7,10 @@ import sys
 
 import pytest
 
-PURE_MODULES = ["core.chain", "core.roles"]
+PURE_MODULES = [
+    "core.chain", "core.roles",
+    "vetting.labels", "vetting.checklist", "vetting.validation", "vetting.seller_csv",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
