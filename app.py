@@ -43,6 +43,8 @@ def _defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES_PER_IP": 30,
         "LOGIN_THROTTLE_WINDOW": 15 * 60,
         "PER_PAGE": 25,
+        "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
+        "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
     }
 
 
@@ -106,10 +108,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """Attach the command groups: users, audit, demo."""
+    """Attach the command groups: users, audit, labels, demo."""
     from core.cli import register_cli as core_cli
+    from vetting.cli import register_cli as vetting_cli
 
     core_cli(app)
+    vetting_cli(app)
     app.cli.add_command(demo_cli)
 
 

@@ -78,6 +78,7 @@ def init_auth(app: Flask) -> None:
 NAVIGATION = (
     ("Home", "core.home"),
     ("Sellers", "vetting.sellers"),
+    ("Applications", "vetting.applications"),
     ("Test orders", "qc.orders"),
     ("Suspension reviews", "compliance.reviews"),
     ("Audit trail", "core.audit_log"),

@@ -43,6 +43,7 @@ from vetting.validation import (
     check_vat_format,
     check_vat_id,
     normalise_country,
+    normalise_registration,
     normalise_vat,
 )
 
@@ -294,8 +295,7 @@ def _validate_row(
 
 
 def _registration_key(country: str, registration: str) -> tuple[str, str]:
-    # "HRB 12345" and "hrb12345" name the same company.
-    return country, re.sub(r"\s+", "", registration).casefold()
+    return country, normalise_registration(registration)
 
 
 def _check_width(number: int, record: list[str], header: _Header) -> list[RowError]:

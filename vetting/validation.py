@@ -327,3 +327,8 @@ def check_device_categories(values: Iterable[str]) -> str | None:
     names = ", ".join(repr(v) for v in unknown)
     noun = "category" if len(unknown) == 1 else "categories"
     return f"Unknown device {noun} {names} (allowed: {allowed})"
+
+
+def normalise_registration(registration: str) -> str:
+    """The comparison key of a company registration number ("HRB 12345" == "hrb12345")."""
+    return re.sub(r"\s+", "", registration).casefold()

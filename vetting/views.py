@@ -1,24 +1,365 @@
-"""Vetting pages: sellers and their applications."""
+"""Vetting pages: sellers, imports, applications, the checklist, the Back Label."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
-from sqlalchemy import select
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from core import dashboard
+from core.db import db
+from core.errors import ServiceError
 from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc.sampling import SamplingState
 from vetting import services
-from vetting.models import Seller
+from vetting.applications import (
+    APPLICATION_TRANSITIONS,
+    EDITABLE_STATUSES,
+    EVIDENCE_STATUSES,
+    STATUS_LABELS,
+    ApplicationStatus,
+)
+from vetting.checklist import ChecklistCategory, ChecklistItemSpec, ItemResult
+from vetting.forms import (
+    ApplicationStatusForm,
+    ChecklistEditForm,
+    DecisionForm,
+    EvidenceForm,
+    ItemResultForm,
+    SellerEditForm,
+    SellerForm,
+    SellerImportForm,
+)
+from vetting.labels import LabelStatus
+from vetting.models import Application, Evidence, Seller
+from vetting.seller_csv import COLUMNS, REQUIRED_COLUMNS
 
 bp = Blueprint("vetting", __name__, url_prefix="/vetting")
+Page = str | Response | tuple[str, int]
+
+VIEW = (Role.VETTING, Role.COMPLIANCE)
+EDIT = (Role.VETTING,)
+ACTIONS = {  # URL word -> target status, for the workflow buttons
+    "submit": ApplicationStatus.SUBMITTED,
+    "review": ApplicationStatus.IN_REVIEW,
+    "request-changes": ApplicationStatus.CHANGES_REQUESTED,
+    "withdraw": ApplicationStatus.WITHDRAWN,
+}
+
+
+def _get(model: type, ident: int):  # type: ignore[no-untyped-def]
+    return db.session.get(model, ident) or abort(404)
+
+
+def _field_error(form: object, exc: ServiceError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")
+
+
+def _seller_input(form: SellerForm) -> services.SellerInput:
+    return services.SellerInput(
+        legal_name=form.legal_name.data, trading_name=form.trading_name.data or "",
+        country=form.country.data, registration_number=form.registration_number.data,
+        vat_id=form.vat_id.data, contact_email=form.contact_email.data,
+        website=form.website.data or "", device_categories=tuple(form.device_categories.data),
+        declared_monthly_volume=form.declared_monthly_volume.data)
+
+
+# ---------------------------------------------------------------- sellers
 
 
 @bp.route("/sellers")
-@roles_required(Role.VETTING, Role.COMPLIANCE)
+@roles_required(*VIEW)
 def sellers() -> str:
-    stmt = select(Seller).order_by(Seller.legal_name)
-    return render_template("vetting/sellers.html", page=paginate(stmt))
+    args = {k: request.args.get(k, "").strip()[:100]
+            for k in ("q", "country", "label_status", "sampling_state")}
+    return render_template(
+        "vetting/sellers.html", page=paginate(services.seller_query(**args)), args=args,
+        countries=services.seller_countries(), label_statuses=list(LabelStatus),
+        sampling_states=list(SamplingState))
+
+
+@bp.route("/sellers/new", methods=["GET", "POST"])
+@roles_required(*EDIT)
+def seller_new() -> str | Response:
+    form = SellerForm()
+    if form.validate_on_submit():
+        try:
+            seller = services.create_seller(_seller_input(form), current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{seller.display_name} registered.", "success")
+            return redirect(url_for("vetting.seller_detail", seller_id=seller.id))
+    return render_template("vetting/seller_form.html", form=form, seller=None)
+
+
+@bp.route("/sellers/<int:seller_id>/edit", methods=["GET", "POST"])
+@roles_required(*EDIT)
+def seller_edit(seller_id: int) -> str | Response:
+    seller = _get(Seller, seller_id)
+    form = SellerEditForm(obj=seller, device_categories=seller.categories)
+    if form.validate_on_submit():
+        try:
+            services.update_seller(seller, _seller_input(form), form.version.data, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Seller details saved.", "success")
+            return redirect(url_for("vetting.seller_detail", seller_id=seller.id))
+    return render_template("vetting/seller_form.html", form=form, seller=seller)
+
+
+@bp.route("/sellers/<int:seller_id>")
+@roles_required(*VIEW)
+def seller_detail(seller_id: int) -> str:
+    seller = _get(Seller, seller_id)
+    return render_template(
+        "vetting/seller_detail.html", seller=seller,
+        applications=services.seller_applications(seller),
+        label_events=services.seller_label_history(seller),
+        open_application=services.open_application(seller), status_labels=STATUS_LABELS)
+
+
+@bp.route("/sellers/import", methods=["GET", "POST"])
+@roles_required(*EDIT)
+def seller_import() -> str | Response:
+    form = SellerImportForm()
+    outcome = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        outcome = services.import_sellers(upload.read(), upload.filename or "upload.csv",
+                                          current_user)
+        if outcome.errors:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(f"Imported {len(outcome.created)} new sellers; "
+                  f"{len(outcome.existing)} were already registered.", "success")
+    return render_template("vetting/seller_import.html", form=form, outcome=outcome,
+                           columns=COLUMNS, required=REQUIRED_COLUMNS)
+
+
+# ---------------------------------------------------------------- applications
+
+
+@bp.route("/applications")
+@roles_required(*VIEW)
+def applications() -> str:
+    status = request.args.get("status", "open")[:20]
+    return render_template("vetting/applications.html",
+                           page=paginate(services.application_query(status)), status=status,
+                           status_labels=STATUS_LABELS, waiting=services.applications_waiting())
+
+
+@bp.route("/sellers/<int:seller_id>/applications", methods=["POST"])
+@roles_required(*EDIT)
+def application_new(seller_id: int) -> Response:
+    seller = _get(Seller, seller_id)
+    try:
+        application = services.create_application(seller, current_user)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("vetting.seller_detail", seller_id=seller.id))
+    db.session.commit()
+    flash(f"Draft application #{application.id} started.", "success")
+    return redirect(url_for("vetting.application_detail", application_id=application.id))
+
+
+@bp.route("/applications/<int:application_id>")
+@roles_required(*VIEW)
+def application_detail(application_id: int) -> str:
+    application = _get(Application, application_id)
+    return _render_application(application)
+
+
+def _render_application(application: Application, **forms: object) -> str:
+    reviewers = services.reviewer_ids(application)
+    people = services.users_by_id(
+        [*reviewers, *(i.recorded_by_id for i in application.items),
+         *(e.uploaded_by_id for i in application.items for e in i.evidence)])
+    return render_template(
+        "vetting/application_detail.html", application=application,
+        seller=application.seller, status=ApplicationStatus(application.status),
+        status_labels=STATUS_LABELS, events=services.application_events(application),
+        blockers=services.approval_blockers(application), reviewers=reviewers, people=people,
+        status_form=forms.get("status_form") or ApplicationStatusForm(obj=application),
+        decision_form=forms.get("decision_form") or DecisionForm(obj=application),
+        item_forms=forms.get("item_forms", {}), evidence_forms=forms.get("evidence_forms", {}),
+        item_form_for=lambda item: ItemResultForm(prefix=f"item{item.id}", obj=item),
+        evidence_form_for=lambda item: EvidenceForm(prefix=f"ev{item.id}"),
+        actions=[(word, target) for word, target in ACTIONS.items()
+                 if target in APPLICATION_TRANSITIONS[ApplicationStatus(application.status)]],
+        editable=ApplicationStatus(application.status) in EDITABLE_STATUSES,
+        evidence_open=ApplicationStatus(application.status) in EVIDENCE_STATUSES)
+
+
+@bp.route("/applications/<int:application_id>/<any(submit, review, 'request-changes', "
+          "withdraw):action>", methods=["POST"])
+@roles_required(*EDIT)
+def application_transition(application_id: int, action: str) -> str | Response:
+    application = _get(Application, application_id)
+    form = ApplicationStatusForm()
+    if form.validate_on_submit():
+        try:
+            services.transition_application(application, ACTIONS[action], current_user,
+                                            message=form.message.data or "",
+                                            expected_version=form.version.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Application is now {STATUS_LABELS[ApplicationStatus(application.status)]}.",
+                  "success")
+    else:
+        flash("The form was incomplete; nothing changed.", "danger")
+    return redirect(url_for("vetting.application_detail", application_id=application.id))
+
+
+@bp.route("/applications/<int:application_id>/items/<int:item_id>", methods=["POST"])
+@roles_required(*EDIT)
+def application_item(application_id: int, item_id: int) -> Page:
+    application = _get(Application, application_id)
+    form = ItemResultForm(prefix=f"item{item_id}")
+    if form.validate_on_submit():
+        try:
+            item = services.get_item(application, item_id)
+            services.record_item_result(application, item, ItemResult(form.result.data),
+                                        form.note.data or "", form.waiver_reason.data or "",
+                                        current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{item.spec.code} recorded as {item.result}.", "success")
+            return redirect(url_for("vetting.application_detail",
+                                    application_id=application.id, _anchor=f"item-{item_id}"))
+    return _render_application(application, item_forms={item_id: form}), 400
+
+
+@bp.route("/applications/<int:application_id>/items/<int:item_id>/evidence",
+          methods=["POST"])
+@roles_required(*EDIT)
+def application_evidence(application_id: int, item_id: int) -> Page:
+    application = _get(Application, application_id)
+    form = EvidenceForm(prefix=f"ev{item_id}")
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            item = services.get_item(application, item_id)
+            evidence = services.add_evidence(application, item, upload.stream,
+                                             upload.filename, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{evidence.filename} attached to {item.spec.code} "
+                  f"(SHA-256 {evidence.sha256}).", "success")
+            return redirect(url_for("vetting.application_detail",
+                                    application_id=application.id, _anchor=f"item-{item_id}"))
+    return _render_application(application, evidence_forms={item_id: form}), 400
+
+
+@bp.route("/applications/<int:application_id>/decision", methods=["POST"])
+@roles_required(*EDIT)
+def application_decision(application_id: int) -> Page:
+    application = _get(Application, application_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.decide_application(application, form.decision.data == "approve",
+                                        form.reason.data or "", current_user,
+                                        expected_version=form.version.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Application #{application.id} "
+                  f"{STATUS_LABELS[ApplicationStatus(application.status)]}.", "success")
+            return redirect(url_for("vetting.application_detail",
+                                    application_id=application.id))
+    return _render_application(application, decision_form=form), 400
+
+
+@bp.route("/evidence/<int:evidence_id>")
+@roles_required(Role.VETTING, Role.COMPLIANCE)
+def evidence_download(evidence_id: int) -> Response:
+    evidence = _get(Evidence, evidence_id)
+    path = services.evidence_file(evidence)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=evidence.content_type, as_attachment=True,
+                     download_name=evidence.filename, etag=evidence.sha256)
+
+
+# ---------------------------------------------------------------- checklist
+
+
+@bp.route("/checklist")
+@roles_required(*VIEW)
+def checklist() -> str:
+    template = services.current_template()
+    db.session.commit()  # the default checklist is created on first use
+    return render_template("vetting/checklist.html", template=template)
+
+
+@bp.route("/checklist/edit", methods=["GET", "POST"])
+@roles_required(*EDIT)
+def checklist_edit() -> str | Response:
+    template = services.current_template()
+    form = ChecklistEditForm()
+    if not form.is_submitted():
+        form = ChecklistEditForm(data={"items": [
+            {"code": i.code, "title": i.title, "guidance": i.guidance, "category": i.category,
+             "required": i.required, "evidence_required": i.evidence_required}
+            for i in template.items] + [{}]})
+    elif form.validate():
+        specs = [ChecklistItemSpec(code=e.code.data.strip().upper(), title=e.title.data.strip(),
+                                   guidance=(e.guidance.data or "").strip(),
+                                   category=ChecklistCategory(e.category.data),
+                                   required=e.required.data,
+                                   evidence_required=e.evidence_required.data)
+                 for e in form.items if not e.remove.data and (e.code.data or e.title.data)]
+        missing = [s for s in specs if not s.code or not s.title]
+        try:
+            if missing:
+                raise ServiceError("Every item needs both a code and a title.")
+            new = services.create_template_version(specs, form.note.data, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Checklist version {new.version} saved; applications already started "
+                  "keep their version.", "success")
+            return redirect(url_for("vetting.checklist"))
+    return render_template("vetting/checklist_edit.html", form=form, template=template)
+
+
+# ---------------------------------------------------------------- dashboard
 
 
 def register_panels(app: Flask) -> None:
@@ -26,3 +367,12 @@ def register_panels(app: Flask) -> None:
     dashboard.register_panel(app, dashboard.Panel(
         "Sellers", frozenset({Role.VETTING, Role.COMPLIANCE}), "vetting/_panel_sellers.html",
         lambda: {"sellers": services.count_sellers()}))
+    dashboard.register_panel(app, dashboard.Panel(
+        "Applications waiting", frozenset({Role.VETTING}), "vetting/_panel_applications.html",
+        lambda: {"waiting": services.applications_waiting(), "labels": STATUS_LABELS,
+                 "now": services.utcnow()}))
+    dashboard.register_panel(app, dashboard.Panel(
+        "Labels due for renewal", frozenset({Role.VETTING, Role.COMPLIANCE}),
+        "vetting/_panel_renewals.html",
+        lambda: {"due": services.labels_due_for_renewal()[:10],
+                 "today": services.today()}))

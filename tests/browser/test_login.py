@@ -10,9 +10,10 @@ from playwright.sync_api import Page, expect
 from core.services import DEMO_PASSWORD_SUFFIX
 
 NAV = {
-    "vetting": ["Home", "Sellers"],
+    "vetting": ["Home", "Sellers", "Applications"],
     "inspector": ["Home", "Test orders"],
-    "compliance": ["Home", "Sellers", "Test orders", "Suspension reviews", "Audit trail"],
+    "compliance": ["Home", "Sellers", "Applications", "Test orders", "Suspension reviews",
+                   "Audit trail"],
     "admin": ["Home", "Audit trail", "Staff accounts"],
 }
 

@@ -10,6 +10,7 @@ import pytest
 PURE_MODULES = [
     "core.chain", "core.roles",
     "vetting.labels", "vetting.checklist", "vetting.validation", "vetting.seller_csv",
+    "vetting.evidence", "vetting.applications", "qc.sampling",
 ]
 
 

@@ -8,6 +8,7 @@ import pytest
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
+from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
 from core.auth import endpoint_access
 from core.roles import ALL_ROLES, PUBLIC, Role
@@ -19,10 +20,15 @@ OPEN_ENDPOINTS = {"core.login", "core.healthz", "static", "bootstrap.static"}
 
 def sample_url(rule: Rule) -> str:
     """A concrete URL for a rule, filling every argument with a plausible value."""
-    values = {}
+    values: dict[str, object] = {}
     for arg in rule.arguments:
         converter = rule._converters[arg]  # noqa: SLF001
-        values[arg] = 1 if type(converter).__name__ in ("IntegerConverter",) else "x"
+        if isinstance(converter, AnyConverter):
+            values[arg] = sorted(converter.items)[0]
+        elif isinstance(converter, IntegerConverter):
+            values[arg] = 1
+        else:
+            values[arg] = "x"
     return rule.build(values, append_unknown=False)[1]
 
 
