@@ -92,12 +92,13 @@ class RequestClient(FlaskClient):
 
 
 @pytest.fixture
-def app_factory(db_uri: str) -> Iterator[Callable[..., Flask]]:
+def app_factory(db_uri: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """Build apps on this test's database (extra config as keyword arguments)."""
     made: list[Flask] = []
 
     def build(**extra: object) -> Flask:
-        app = create_app(make_config(db_uri, **extra))
+        app = create_app(make_config(db_uri, **{"EVIDENCE_DIR": str(tmp_path / "evidence"),
+                                                **extra}))
         app.test_client_class = RequestClient
         made.append(app)
         return app

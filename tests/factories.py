@@ -8,6 +8,7 @@ from werkzeug.security import generate_password_hash
 from core.db import db
 from core.models import User, UserRole
 from vetting.models import Seller
+from vetting.validation import normalise_registration
 
 TEST_PASSWORD = "correct-horse-battery"
 _PASSWORD_HASH = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")
@@ -41,6 +42,7 @@ class SellerFactory(_Base):
     trading_name = factory.Sequence(lambda n: f"Refurb {n}")
     country = "DE"
     registration_number = factory.Sequence(lambda n: f"HRB {100000 + n}")
+    registration_key = factory.LazyAttribute(lambda o: normalise_registration(o.registration_number))
     vat_id = factory.Sequence(lambda n: f"DE{100000000 + n}")
     contact_email = factory.Sequence(lambda n: f"seller{n}@example.test")
     website = ""
