@@ -42,7 +42,8 @@ class SellerFactory(_Base):
     trading_name = factory.Sequence(lambda n: f"Refurb {n}")
     country = "DE"
     registration_number = factory.Sequence(lambda n: f"HRB {100000 + n}")
-    registration_key = factory.LazyAttribute(lambda o: normalise_registration(o.registration_number))
+    registration_key = factory.LazyAttribute(
+        lambda o: normalise_registration(o.registration_number))
     vat_id = factory.Sequence(lambda n: f"DE{100000000 + n}")
     contact_email = factory.Sequence(lambda n: f"seller{n}@example.test")
     website = ""
