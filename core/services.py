@@ -235,13 +235,15 @@ DEMO_PASSWORD_SUFFIX = "-demo-2026"  # noqa: S105 - documented demo logins
 
 
 def ensure_demo_accounts() -> list[tuple[str, str, bool]]:
-    """Create one demo account per role; return (email, password, created) for each."""
+    """Create one demo account per role, plus a second vetting user for four-eyes approval;
+    return (email, password, created) for each."""
+    accounts = [(role.value, role.value) for role in Role] + [("approver", Role.VETTING.value)]
     out = []
-    for role in Role:
-        email = f"{role.value}@labelkeeper.example"
-        password = role.value + DEMO_PASSWORD_SUFFIX
+    for name, role in accounts:
+        email = f"{name}@labelkeeper.example"
+        password = name + DEMO_PASSWORD_SUFFIX
         exists = get_user_by_email(email) is not None
         if not exists:
-            create_user(email, f"Demo {role.value}", password, [role.value], actor=None)
+            create_user(email, f"Demo {name}", password, [role], actor=None)
         out.append((email, password, not exists))
     return out

@@ -66,8 +66,24 @@ def _csrf_error(_exc: CSRFError) -> tuple[str, int]:
                              "nothing was saved. Reload the page and submit it again.")
 
 
-def _database_error(exc: OperationalError) -> Response:
+# SQLite reports both "busy/unreachable" and schema mistakes as OperationalError; only the
+# former deserve "try again later".
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error",
+                       "database is busy")
+
+
+def _is_unavailable(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    if exc.orig is not None and type(exc.orig).__module__.startswith("sqlite3"):
+        return any(text in message for text in _SQLITE_UNAVAILABLE)
+    return True  # psycopg raises OperationalError for connection and server failures
+
+
+def _database_error(exc: OperationalError) -> Response | tuple[str, int]:
     db.session.rollback()
+    if not _is_unavailable(exc):
+        current_app.logger.exception("database error", exc_info=exc)
+        return render_error(500)
     current_app.logger.warning("database unavailable: %s", exc.orig)
     if _wants_json():
         response = jsonify(status="error", database="unavailable")

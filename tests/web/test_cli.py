@@ -44,13 +44,13 @@ def test_demo_seed_is_idempotent_and_prints_passwords_once(app: Flask,
                                                           runner: FlaskCliRunner) -> None:
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
-    for role in ("vetting", "inspector", "compliance", "admin"):
+    for role in ("vetting", "inspector", "compliance", "admin", "approver"):
         assert f"{role}@labelkeeper.example" in first.output
         assert f"{role}-demo-2026" in first.output
     second = runner.invoke(args=["demo", "seed"])
     assert "-demo-2026" not in second.output
     assert "Sellers: 0 created, 3 already present." in second.output
-    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 4
+    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 5
     assert db.session.execute(select(func.count()).select_from(Seller)).scalar_one() == 3
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0

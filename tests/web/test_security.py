@@ -89,3 +89,20 @@ def test_app_refuses_the_development_secret_in_production(tmp_path) -> None:  # 
     with pytest.raises(RuntimeError, match="development SECRET_KEY"):
         create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.sqlite3",
                     "SECRET_KEY": "dev-only-not-secret"})
+
+
+def test_a_schema_mistake_is_a_500_not_a_503(app_factory: Callable[..., Flask]) -> None:
+    app = app_factory(PROPAGATE_EXCEPTIONS=False)
+
+    @app.route("/bad-sql")
+    @public
+    def bad_sql() -> str:
+        from sqlalchemy import text
+
+        from core.db import db
+        db.session.execute(text("SELECT no_such_column FROM users"))
+        return "unreachable"
+
+    response = app.test_client().get("/bad-sql")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.get_data(as_text=True)
