@@ -13,7 +13,11 @@ from typing import Any
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.errors import ConflictError, ServiceError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,6 +59,20 @@ def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def flush_or_conflict(what: str, unique_message: str | None = None) -> None:
+    """Flush, turning a lost optimistic-lock race into ConflictError and, when
+    `unique_message` is given, a unique-constraint race into ServiceError."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise ConflictError(f"Someone else changed this {what} at the same time; reload the "
+                            "page and try again.") from None
+    except IntegrityError:
+        if unique_message is None:
+            raise
+        raise ServiceError(unique_message) from None
 
 
 def lock(key: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -16,10 +17,20 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
+from core.errors import ServiceError
 from core.roles import ROLE_LABELS
 from core.services import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
+
+
+def show_service_error(form: FlaskForm, exc: ServiceError) -> None:
+    """Show a service's refusal next to the field it names, or as a flash message."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")
 
 
 class MultiCheckboxField(SelectMultipleField):

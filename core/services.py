@@ -8,12 +8,11 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import audit
 from core.clock import utcnow
-from core.db import db, lock
+from core.db import db, flush_or_conflict, lock
 from core.errors import ConflictError, ServiceError
 from core.models import AuditEntry, LoginAttempt, User, UserRole, new_session_token
 from core.roles import Role, parse_roles
@@ -100,7 +99,7 @@ def update_user(user: User, display_name: str, roles: Iterable[str], expected_ve
         UserRole(role=r) for r in sorted(role_set - user.roles)]
     if set(before) != role_set:
         user.session_token = new_session_token()  # new roles take effect at next sign-in
-    _flush_versioned()
+    flush_or_conflict("account")
     audit.record("user.updated", "user", user.id,
                  {"display_name": user.display_name, "roles_before": before,
                   "roles_after": sorted(role_set)}, actor)
@@ -118,7 +117,7 @@ def set_active(user: User, active: bool, actor: User) -> User:
         _guard_last_admin(user)
     user.active = active
     user.session_token = new_session_token()
-    _flush_versioned()
+    flush_or_conflict("account")
     audit.record("user.activated" if active else "user.deactivated", "user", user.id,
                  {"email": user.email}, actor)
     return user
@@ -128,17 +127,9 @@ def reset_password(user: User, password: str, actor: User) -> User:
     """Set a new password and end the account's current sessions."""
     user.password_hash = _hash_password(password)
     user.session_token = new_session_token()
-    _flush_versioned()
+    flush_or_conflict("account")
     audit.record("user.password_reset", "user", user.id, {"email": user.email}, actor)
     return user
-
-
-def _flush_versioned() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        raise ConflictError("Someone else changed this account at the same time; "
-                            "reload the page and try again.") from None
 
 
 @dataclass(frozen=True)

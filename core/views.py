@@ -23,7 +23,14 @@ from werkzeug.wrappers import Response
 from core import audit, dashboard, services
 from core.db import db
 from core.errors import ServiceError
-from core.forms import ConfirmForm, LoginForm, PasswordResetForm, UserCreateForm, UserEditForm
+from core.forms import (
+    ConfirmForm,
+    LoginForm,
+    PasswordResetForm,
+    UserCreateForm,
+    UserEditForm,
+    show_service_error,
+)
 from core.models import AuditEntry, User
 from core.pagination import paginate
 from core.roles import Role, any_role, public, roles_required
@@ -38,14 +45,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def _form_error(form: object, exc: ServiceError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "danger")
 
 
 def get_user_or_404(user_id: int) -> User:
@@ -111,7 +110,7 @@ def user_new() -> str | Response:
                                         form.password.data, form.roles.data, current_user)
         except ServiceError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash(f"Account {user.email} created.", "success")
@@ -130,7 +129,7 @@ def user_edit(user_id: int) -> str | Response:
                                  form.version.data, current_user)
         except ServiceError as exc:
             db.session.rollback()
-            _form_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash("Changes saved.", "success")

@@ -11,12 +11,10 @@ from typing import IO, Any
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from core import audit
 from core.clock import utcnow
-from core.db import db, lock
+from core.db import db, flush_or_conflict, lock
 from core.errors import ConflictError, ServiceError
 from core.models import User
 from qc.sampling import SamplingState
@@ -142,7 +140,7 @@ def create_seller(data: SellerInput, actor: User | None, source: str = "form") -
         raise ServiceError(_duplicate_message(existing), "registration_number")
     seller = Seller(**_seller_fields(data))
     db.session.add(seller)
-    _flush_unique()
+    _flush_seller()
     audit.record("seller.created", "seller", seller.id,
                  {**_seller_fields(data), "source": source}, actor)
     return seller
@@ -162,21 +160,15 @@ def update_seller(seller: Seller, data: SellerInput, expected_version: int,
     before = {k: getattr(seller, k) for k in fields}
     for key, value in fields.items():
         setattr(seller, key, value)
-    _flush_unique()
+    _flush_seller()
     changed = {k: {"from": before[k], "to": v} for k, v in fields.items() if before[k] != v}
     audit.record("seller.updated", "seller", seller.id, {"changes": changed}, actor)
     return seller
 
 
-def _flush_unique() -> None:
-    try:
-        db.session.flush()
-    except IntegrityError:
-        raise ServiceError("A seller with this registration number and country was just "
-                           "registered by someone else.", "registration_number") from None
-    except StaleDataError:
-        raise ConflictError("Someone else changed this record at the same time; reload the "
-                            "page and try again.") from None
+def _flush_seller() -> None:
+    flush_or_conflict("seller", "A seller with this registration number and country was just "
+                                "registered by someone else.")
 
 
 @dataclass(frozen=True)
@@ -431,19 +423,11 @@ def transition_application(application: Application, target: ApplicationStatus,
                              to_status=target.value, actor_id=actor.id, at=utcnow(),
                              message=message, recipient=recipient)
     db.session.add(event)
-    _flush_application()
+    flush_or_conflict("application")
     audit.record(f"application.{target.value}", "application", application.id, {
         "from": current.value, "to": target.value, "message": message,
         "recipient": recipient}, actor)
     return event
-
-
-def _flush_application() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        raise ConflictError("Someone else changed this application at the same time; "
-                            "reload the page and try again.") from None
 
 
 def _mark_reviewer(application: Application, actor: User) -> None:
@@ -493,7 +477,7 @@ def record_item_result(application: Application, item: ApplicationItem, result: 
 def _touch(application: Application) -> None:
     """Note a change to an application's contents; its version moves, so stale forms fail."""
     application.updated_at = utcnow()
-    _flush_application()
+    flush_or_conflict("application")
 
 
 def add_evidence(application: Application, item: ApplicationItem, stream: IO[bytes],
@@ -564,7 +548,7 @@ def decide_application(application: Application, approve: bool, reason: str, act
                                     from_status=ApplicationStatus.IN_REVIEW.value,
                                     to_status=target.value, actor_id=actor.id, at=utcnow(),
                                     message=reason))
-    _flush_application()
+    flush_or_conflict("application")
     audit.record(f"application.{target.value}", "application", application.id,
                  {"reason": reason, "seller_id": application.seller_id}, actor)
     if approve:

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from core import dashboard
 from core.db import db
 from core.errors import ServiceError
+from core.forms import show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc.sampling import SamplingState
@@ -62,14 +63,6 @@ def _get(model: type, ident: int):  # type: ignore[no-untyped-def]
     return db.session.get(model, ident) or abort(404)
 
 
-def _field_error(form: object, exc: ServiceError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "danger")
-
-
 def _seller_input(form: SellerForm) -> services.SellerInput:
     return services.SellerInput(
         legal_name=form.legal_name.data, trading_name=form.trading_name.data or "",
@@ -102,7 +95,7 @@ def seller_new() -> str | Response:
             seller = services.create_seller(_seller_input(form), current_user)
         except ServiceError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash(f"{seller.display_name} registered.", "success")
@@ -120,7 +113,7 @@ def seller_edit(seller_id: int) -> str | Response:
             services.update_seller(seller, _seller_input(form), form.version.data, current_user)
         except ServiceError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash("Seller details saved.", "success")
@@ -249,7 +242,7 @@ def application_item(application_id: int, item_id: int) -> Page:
                                         current_user)
         except ServiceError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash(f"{item.spec.code} recorded as {item.result}.", "success")
@@ -272,7 +265,7 @@ def application_evidence(application_id: int, item_id: int) -> Page:
                                              upload.filename, current_user)
         except ServiceError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash(f"{evidence.filename} attached to {item.spec.code} "
@@ -294,7 +287,7 @@ def application_decision(application_id: int) -> Page:
                                         expected_version=form.version.data)
         except ServiceError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_service_error(form, exc)
         else:
             db.session.commit()
             flash(f"Application #{application.id} "
