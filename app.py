@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -9,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from flask_bootstrap import Bootstrap5
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
 from core.db import configure_engine, db
+from core.scheduler import JOB_TABLE, Job, run_scheduler
 
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -45,6 +47,8 @@ def _defaults(instance_path: str) -> dict[str, Any]:
         "PER_PAGE": 25,
         "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
         "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
+        "PLAN_SEED_DIR": str(Path(instance_path) / "plan-seeds"),
+        "SCHEDULER_LOCK_FILE": str(Path(instance_path) / "scheduler.lock"),
     }
 
 
@@ -62,6 +66,12 @@ def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
             "SECRET_KEY in instance/config.py (make run writes one for local use).")
 
 
+def _schema_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Migrations manage every table but the one APScheduler's job store owns."""
+    return not (type_ == "table" and name == JOB_TABLE)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Labelkeeper application."""
     app = Flask(__name__, instance_relative_config=True)
@@ -69,7 +79,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True,
+                     include_object=_schema_object)
     bootstrap.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -98,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from core.views import bp as core_bp
     from core.views import register_panels as core_panels
     from qc.views import bp as qc_bp
+    from qc.views import register_panels as qc_panels
     from vetting.views import bp as vetting_bp
     from vetting.views import register_panels as vetting_panels
 
@@ -105,16 +117,44 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     core_panels(app)
     vetting_panels(app)
+    qc_panels(app)
 
 
 def register_cli(app: Flask) -> None:
-    """Attach the command groups: users, audit, labels, demo."""
+    """Attach the command groups: users, audit, labels, qc, demo, and `scheduler`."""
     from core.cli import register_cli as core_cli
+    from qc.cli import register_cli as qc_cli
     from vetting.cli import register_cli as vetting_cli
 
     core_cli(app)
     vetting_cli(app)
+    qc_cli(app)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(scheduler_command)
+
+
+def scheduled_jobs() -> list[Job]:
+    """The jobs of the scheduler process (times in UTC); each is also a CLI command."""
+    from qc.jobs import run_period_closing, run_planning
+    from vetting.jobs import run_label_expiry
+
+    return [
+        Job("planning", run_planning, {"hour": 0, "minute": 5}),
+        Job("period-closing", run_period_closing, {"hour": 0, "minute": 15}),
+        Job("label-expiry", run_label_expiry, {"hour": 0, "minute": 25}),
+    ]
+
+
+@click.command("scheduler")
+@click.option("--exit-after", type=float, default=None,
+              help="Stop after this many seconds (for tests and smoke checks).")
+@with_appcontext
+def scheduler_command(exit_after: float | None) -> None:
+    """Run the one scheduler process (planning, period closing, label expiry)."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_scheduler(current_app._get_current_object(), scheduled_jobs(),  # type: ignore[attr-defined]
+                  exit_after=exit_after, on_wait=click.echo)
 
 
 demo_cli = AppGroup("demo", help="Demo data for trying Labelkeeper out.")
@@ -125,6 +165,7 @@ demo_cli = AppGroup("demo", help="Demo data for trying Labelkeeper out.")
 def demo_seed_command(if_empty: bool) -> None:
     """Create one account per role and a few sellers; running it again adds nothing."""
     from core.services import count_users, ensure_demo_accounts
+    from qc.demo import ensure_demo_qc
     from vetting.services import ensure_demo_sellers
 
     if if_empty and sum(count_users().values()):
@@ -132,6 +173,7 @@ def demo_seed_command(if_empty: bool) -> None:
         return
     accounts = ensure_demo_accounts()
     sellers = ensure_demo_sellers()
+    qc = ensure_demo_qc()
     db.session.commit()
     click.echo("Demo accounts (sign in at /login):")
     for email, password, created in accounts:
@@ -139,3 +181,5 @@ def demo_seed_command(if_empty: bool) -> None:
                    else f"  {email:32} (already present; password unchanged)")
     new = sum(1 for _, created in sellers if created)
     click.echo(f"Sellers: {new} created, {len(sellers) - new} already present.")
+    click.echo(f"Listings: {qc['listings']} created; test orders planned now: {qc['planned']} "
+               f"({qc['orders']} in all).")

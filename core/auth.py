@@ -80,6 +80,8 @@ NAVIGATION = (
     ("Sellers", "vetting.sellers"),
     ("Applications", "vetting.applications"),
     ("Test orders", "qc.orders"),
+    ("Listings", "qc.listings"),
+    ("Sampling plan", "qc.plan"),
     ("Suspension reviews", "compliance.reviews"),
     ("Audit trail", "core.audit_log"),
     ("Staff accounts", "core.users"),

@@ -1,8 +1,95 @@
-"""Sampling of mystery test orders (pure). The sampling states of DESIGN.md section 4."""
+"""Sampling of mystery test orders (pure): sampling states and the monthly, auditable planner.
+
+The sampling states are those of DESIGN.md section 4. ``compute_plan`` turns one period's
+inputs (the labelled sellers with their state, risk and listings, the rates, the budget and
+the buyer accounts) and a secret seed into a plan of test orders. The caller passes only
+sellers whose label is in force: suspended, revoked and expired sellers have no sampling
+state and are simply not given as input.
+
+Auditable randomness (DESIGN.md section 3)
+------------------------------------------
+A planning run draws ``seed = new_seed()`` (32 bytes from ``secrets``) and stores only
+``compute_commitment(seed)`` (lower-case hex SHA-256 of the seed bytes) and
+``inputs_to_json(inputs)``. When the period closes the seed is revealed; anyone can check the
+commitment and re-derive the plan, in any language, as follows. ``random.Random`` is never
+used.
+
+Draws. ``draw(label)`` is the first 8 bytes, read as a big-endian unsigned integer ``x``
+(0 <= x < 2**64), of ``HMAC-SHA256(key=seed, message=UTF-8(label))``.
+A uniform real is ``u = x / 2**64`` (an IEEE double, correctly rounded). A uniform integer
+below ``n`` is ``(x * n) >> 64`` (exact integer arithmetic, i.e. ``floor(x * n / 2**64)``).
+Labels name the period key ``P`` ("2026-07"), the seller id ``S`` in decimal and the purpose,
+so one seller's orders do not depend on which other sellers are planned, or in what order.
+
+Per seller (sellers with no listings get no orders and are reported in ``skipped``):
+
+1. State: ``tightened`` if the seller is on probation, whatever its state says; otherwise its
+   state. Rate ``r = rates[state]``.
+2. Count: ``floor(r) + (1 if u < r - floor(r) else 0)`` with ``u`` from label ``"P|S|count"``.
+3. For each order ``i = 0 .. count - 1`` (decimal ``i`` in the labels):
+
+   - day: the business days (Monday to Friday; holidays are not excluded) of the period in
+     ascending order; index = uniform integer below their number from ``"P|S|i|day"``;
+   - hour: ``9 +`` uniform integer below 9 from ``"P|S|i|hour"`` (so 9..17 inclusive);
+   - minute: uniform integer below 60 from ``"P|S|i|minute"``; seconds are 0; the time is
+     naive UTC;
+   - listing: the seller's listings sorted by ``listing_id``; ``t`` = uniform integer below
+     the sum of ``monthly_units`` from ``"P|S|i|listing"``; the first listing whose running
+     sum of units exceeds ``t``. If every listing has 0 units, ``t`` is a uniform integer
+     below the number of listings (same label) and indexes the sorted listings directly.
+   - cost: the listing's ``price_cents``; protected if the state is onboarding or tightened
+     (probation sellers are therefore always protected).
+
+Budget. If the total cost exceeds ``budget_cents``, unprotected orders are dropped one at a
+time in the order (reduced before normal, risk x exposure ascending, seller_id, planned_at,
+listing_id) until the total fits or none is left, where exposure is the sum over the seller's
+listings of ``monthly_units * price_cents``. Protected orders are never dropped;
+``over_budget`` is set when they alone exceed the budget.
+
+Buyer accounts. The kept orders, sorted by (planned_at, seller_id, listing_id), receive
+``buyer_accounts[k % len(buyer_accounts)]`` for k = 0, 1, 2, ... That is also the order of
+``Plan.orders``.
+
+Pure module: no Flask, no SQLAlchemy; plain values in, frozen dataclasses out, inputs never
+mutated.
+"""
 
 from __future__ import annotations
 
+import calendar
+import hashlib
+import hmac
+import json
+import math
+import re
+import secrets
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
+
+__all__ = [
+    "DEFAULT_RATES",
+    "INPUTS_FORMAT_VERSION",
+    "DroppedOrder",
+    "ListingInput",
+    "Period",
+    "Plan",
+    "PlanInputs",
+    "PlannedOrder",
+    "SamplingState",
+    "SellerInput",
+    "compute_commitment",
+    "compute_plan",
+    "compute_plan_differences",
+    "inputs_from_json",
+    "inputs_to_json",
+    "new_seed",
+    "parse_period",
+    "plan_fingerprint",
+]
 
 
 class SamplingState(StrEnum):
@@ -12,3 +99,522 @@ class SamplingState(StrEnum):
     NORMAL = "normal"
     REDUCED = "reduced"
     TIGHTENED = "tightened"
+
+
+# Test orders per month (DESIGN.md section 4); read-only so nobody tunes the defaults in place.
+DEFAULT_RATES: Mapping[SamplingState, float] = MappingProxyType({
+    SamplingState.ONBOARDING: 2.0,
+    SamplingState.NORMAL: 1.0,
+    SamplingState.REDUCED: 0.5,
+    SamplingState.TIGHTENED: 4.0,
+})
+
+# Bumped whenever the stored inputs or the derivation above change, so an old plan is never
+# "verified" with a different algorithm.
+INPUTS_FORMAT_VERSION = 1
+
+SEED_BYTES = 32
+# A shorter seed could be guessed by a seller, which is what the commitment is meant to stop.
+MIN_SEED_BYTES = 16
+FIRST_HOUR = 9
+HOURS = 9  # 9..17 inclusive
+MINUTES = 60
+PROTECTED_STATES = frozenset({SamplingState.ONBOARDING, SamplingState.TIGHTENED})
+# Cut first: reduced orders, then normal ones (DESIGN.md section 4).
+DROP_RANK: Mapping[SamplingState, int] = MappingProxyType({
+    SamplingState.REDUCED: 0,
+    SamplingState.NORMAL: 1,
+})
+
+_PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
+_PERIOD_ERROR = "Period must look like 2026-07"
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A calendar month, the unit of planning."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.year <= 9999 and 1 <= self.month <= 12):
+            raise ValueError(_PERIOD_ERROR)
+
+    @property
+    def key(self) -> str:
+        """The period as "YYYY-MM"."""
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def start(self) -> date:
+        """The first day of the month."""
+        return date(self.year, self.month, 1)
+
+    @property
+    def end(self) -> date:
+        """The last day of the month."""
+        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    def next(self) -> Period:
+        """The following month."""
+        if self.month == 12:
+            return Period(self.year + 1, 1)
+        return Period(self.year, self.month + 1)
+
+    def business_days(self) -> tuple[date, ...]:
+        """Monday-to-Friday days of the month in ascending order (holidays not excluded)."""
+        days = (self.start + timedelta(days=k) for k in range(self.end.day))
+        return tuple(d for d in days if d.weekday() < 5)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def parse_period(text: str) -> Period:
+    """Parse "YYYY-MM" into a Period; anything else raises ValueError."""
+    match = _PERIOD_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(_PERIOD_ERROR)
+    return Period(int(match.group(1)), int(match.group(2)))
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListingInput:
+    """One listing of a seller: its id, units sold per month and price."""
+
+    listing_id: int
+    monthly_units: int
+    price_cents: int
+
+    def __post_init__(self) -> None:
+        if self.monthly_units < 0:
+            raise ValueError(f"Listing {self.listing_id}: monthly units must be >= 0")
+        if self.price_cents < 0:
+            raise ValueError(f"Listing {self.listing_id}: price must be >= 0")
+
+
+@dataclass(frozen=True)
+class SellerInput:
+    """One labelled seller as the planner sees it."""
+
+    seller_id: int
+    state: SamplingState
+    on_probation: bool
+    risk: float  # S/h of the defect CUSUM, >= 0
+    listings: tuple[ListingInput, ...]
+
+    def __post_init__(self) -> None:
+        if self.state not in set(SamplingState):
+            # Suspended, revoked and expired sellers have no state; the caller leaves them out.
+            raise ValueError(f"Seller {self.seller_id}: unknown sampling state {self.state!r}; "
+                             "leave out sellers whose label is not in force")
+        if not (math.isfinite(self.risk) and self.risk >= 0):
+            raise ValueError(f"Seller {self.seller_id}: risk must be a finite number >= 0")
+        ids = [listing.listing_id for listing in self.listings]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"Seller {self.seller_id}: listing ids must be distinct")
+
+    @property
+    def exposure(self) -> int:
+        """Sales exposure: sum of monthly units times price over the seller's listings."""
+        return sum(item.monthly_units * item.price_cents for item in self.listings)
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Everything a plan is derived from, besides the seed."""
+
+    period: Period
+    sellers: tuple[SellerInput, ...]
+    rates: Mapping[SamplingState, float]
+    budget_cents: int
+    buyer_accounts: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.buyer_accounts:
+            raise ValueError("At least one buyer account is needed to place test orders")
+        if any(not account.strip() for account in self.buyer_accounts):
+            raise ValueError("Buyer account names must not be blank")
+        if len(set(self.buyer_accounts)) != len(self.buyer_accounts):
+            raise ValueError("Buyer accounts must be distinct")
+        for state in SamplingState:
+            if state not in self.rates:
+                raise ValueError(f"No rate given for the {state} state")
+            rate = self.rates[state]
+            if not (math.isfinite(rate) and rate >= 0):
+                raise ValueError(f"The {state} rate must be a finite number >= 0")
+        if self.budget_cents < 0:
+            raise ValueError("The budget must be >= 0")
+        ids = [seller.seller_id for seller in self.sellers]
+        # The draws are labelled by seller id, so two sellers sharing one would be planned alike.
+        if len(set(ids)) != len(ids):
+            raise ValueError("Seller ids must be distinct")
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    """A test order the plan keeps."""
+
+    seller_id: int
+    listing_id: int
+    planned_at: datetime  # naive UTC
+    buyer_account: str
+    sampling_state: SamplingState  # the state it was planned under (tightened on probation)
+    protected: bool
+    cost_cents: int
+
+
+@dataclass(frozen=True)
+class DroppedOrder:
+    """A test order cut to fit the budget."""
+
+    seller_id: int
+    listing_id: int
+    sampling_state: SamplingState
+    cost_cents: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The test orders of one period."""
+
+    period: Period
+    orders: tuple[PlannedOrder, ...]  # sorted by planned_at, seller_id (then listing_id)
+    dropped: tuple[DroppedOrder, ...]  # in the order they were cut
+    total_cost_cents: int
+    over_budget: bool  # protected orders alone exceed the budget
+    skipped: tuple[tuple[int, str], ...]  # (seller_id, reason), e.g. no listings
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """An order before the budget cut and the buyer rotation."""
+
+    seller_id: int
+    listing_id: int
+    planned_at: datetime
+    state: SamplingState
+    protected: bool
+    cost_cents: int
+    score: float  # risk x exposure, the budget cut's ranking
+
+
+# --- seed and draws --------------------------------------------------------------------------
+
+
+def new_seed() -> bytes:
+    """A fresh secret seed for one planning run (32 bytes from ``secrets``)."""
+    return secrets.token_bytes(SEED_BYTES)
+
+
+def compute_commitment(seed: bytes) -> str:
+    """The SHA-256 hex digest of the seed, stored until the period closes."""
+    return hashlib.sha256(seed).hexdigest()
+
+
+def _draw(seed: bytes, label: str) -> int:
+    """The first 8 bytes of HMAC-SHA256(seed, label) as a big-endian integer."""
+    digest = hmac.new(seed, label.encode("utf-8"), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _uniform(seed: bytes, label: str) -> float:
+    """A uniform real in [0, 1) for ``label``."""
+    return _draw(seed, label) / 2**64
+
+
+def _below(seed: bytes, label: str, n: int) -> int:
+    """A uniform integer in [0, n) for ``label``; integer arithmetic so any language agrees."""
+    return (_draw(seed, label) * n) >> 64
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def _plan_seller(period: Period, business_days: tuple[date, ...],
+                 rates: Mapping[SamplingState, float], seller: SellerInput,
+                 seed: bytes) -> list[_Draft]:
+    """The draft orders of one seller, from draws labelled by period and seller only."""
+    state = SamplingState.TIGHTENED if seller.on_probation else SamplingState(seller.state)
+    rate = rates[state]
+    whole = math.floor(rate)
+    prefix = f"{period.key}|{seller.seller_id}"
+    count = whole + (1 if _uniform(seed, f"{prefix}|count") < rate - whole else 0)
+    listings = sorted(seller.listings, key=lambda item: item.listing_id)
+    total_units = sum(item.monthly_units for item in listings)
+    protected = state in PROTECTED_STATES
+    score = seller.risk * seller.exposure
+    drafts = []
+    for i in range(count):
+        day = business_days[_below(seed, f"{prefix}|{i}|day", len(business_days))]
+        hour = FIRST_HOUR + _below(seed, f"{prefix}|{i}|hour", HOURS)
+        minute = _below(seed, f"{prefix}|{i}|minute", MINUTES)
+        listing = _pick_listing(listings, total_units, seed, f"{prefix}|{i}|listing")
+        drafts.append(_Draft(
+            seller_id=seller.seller_id, listing_id=listing.listing_id,
+            planned_at=datetime(day.year, day.month, day.day, hour, minute),
+            state=state, protected=protected, cost_cents=listing.price_cents, score=score))
+    return drafts
+
+
+def _pick_listing(listings: Sequence[ListingInput], total_units: int, seed: bytes,
+                  label: str) -> ListingInput:
+    """A listing drawn with probability proportional to its units (uniform when all are 0)."""
+    if total_units == 0:
+        return listings[_below(seed, label, len(listings))]
+    target = _below(seed, label, total_units)
+    running = 0
+    for listing in listings:
+        running += listing.monthly_units
+        if running > target:
+            return listing
+    raise AssertionError("unreachable: target is below the total units")  # pragma: no cover
+
+
+def _drop_key(draft: _Draft) -> tuple[int, float, int, datetime, int]:
+    """Budget-cut order: reduced before normal, lowest risk x exposure first, then stable ties."""
+    return (DROP_RANK[draft.state], draft.score, draft.seller_id, draft.planned_at,
+            draft.listing_id)
+
+
+def _order_key(draft: _Draft) -> tuple[datetime, int, int]:
+    return (draft.planned_at, draft.seller_id, draft.listing_id)
+
+
+def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
+    """Derive the period's test orders from the inputs and the seed (deterministic)."""
+    if len(seed) < MIN_SEED_BYTES:
+        raise ValueError(f"The seed must be at least {MIN_SEED_BYTES} bytes")
+    business_days = inputs.period.business_days()
+    drafts: list[_Draft] = []
+    skipped: list[tuple[int, str]] = []
+    for seller in sorted(inputs.sellers, key=lambda s: s.seller_id):
+        if not seller.listings:
+            skipped.append((seller.seller_id, "no listings"))
+            continue
+        drafts.extend(_plan_seller(inputs.period, business_days, inputs.rates, seller, seed))
+
+    total = sum(d.cost_cents for d in drafts)
+    protected_total = sum(d.cost_cents for d in drafts if d.protected)
+    cut: set[int] = set()
+    dropped: list[DroppedOrder] = []
+    if total > inputs.budget_cents:
+        # Indices, not values: two drafts may be equal (same seller, listing and minute).
+        candidates = sorted((i for i, d in enumerate(drafts) if not d.protected),
+                            key=lambda i: _drop_key(drafts[i]))
+        for i in candidates:
+            if total <= inputs.budget_cents:
+                break
+            draft = drafts[i]
+            cut.add(i)
+            total -= draft.cost_cents
+            dropped.append(DroppedOrder(
+                seller_id=draft.seller_id, listing_id=draft.listing_id,
+                sampling_state=draft.state, cost_cents=draft.cost_cents,
+                reason=(f"over budget: {draft.state} order cut "
+                        f"(risk x exposure {draft.score:.6g})")))
+
+    kept = sorted((d for i, d in enumerate(drafts) if i not in cut), key=_order_key)
+    accounts = inputs.buyer_accounts
+    orders = tuple(
+        PlannedOrder(seller_id=d.seller_id, listing_id=d.listing_id, planned_at=d.planned_at,
+                     buyer_account=accounts[k % len(accounts)], sampling_state=d.state,
+                     protected=d.protected, cost_cents=d.cost_cents)
+        for k, d in enumerate(kept))
+    return Plan(period=inputs.period, orders=orders, dropped=tuple(dropped),
+                total_cost_cents=sum(o.cost_cents for o in orders),
+                over_budget=protected_total > inputs.budget_cents, skipped=tuple(skipped))
+
+
+# --- storage and verification ----------------------------------------------------------------
+
+
+def _dumps(value: object) -> str:
+    """Canonical JSON: sorted keys, compact, no NaN, ASCII only."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def inputs_to_json(inputs: PlanInputs) -> str:
+    """Canonical JSON of the plan inputs, stored so the plan can be re-derived later."""
+    return _dumps({
+        "version": INPUTS_FORMAT_VERSION,
+        "period": inputs.period.key,
+        "budget_cents": inputs.budget_cents,
+        "buyer_accounts": list(inputs.buyer_accounts),
+        "rates": {str(state): float(inputs.rates[state]) for state in SamplingState},
+        "sellers": [
+            {
+                "seller_id": seller.seller_id,
+                "state": str(seller.state),
+                "on_probation": seller.on_probation,
+                "risk": float(seller.risk),
+                "listings": [
+                    {"listing_id": item.listing_id, "monthly_units": item.monthly_units,
+                     "price_cents": item.price_cents}
+                    for item in seller.listings
+                ],
+            }
+            for seller in inputs.sellers
+        ],
+    })
+
+
+def _field(obj: object, key: str) -> object:
+    if not isinstance(obj, dict) or key not in obj:
+        raise ValueError(f"Stored plan inputs lack {key!r}")
+    value: object = obj[key]
+    return value
+
+
+def _int(obj: object, key: str) -> int:
+    value = _field(obj, key)
+    # bool is an int subclass; a stored true/false where a number belongs is corruption.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"Stored plan inputs: {key!r} must be an integer")
+    return value
+
+
+def _float(obj: object, key: str) -> float:
+    value = _field(obj, key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"Stored plan inputs: {key!r} must be a number")
+    return float(value)
+
+
+def _bool(obj: object, key: str) -> bool:
+    value = _field(obj, key)
+    if not isinstance(value, bool):
+        raise ValueError(f"Stored plan inputs: {key!r} must be true or false")
+    return value
+
+
+def _str(obj: object, key: str) -> str:
+    value = _field(obj, key)
+    if not isinstance(value, str):
+        raise ValueError(f"Stored plan inputs: {key!r} must be a string")
+    return value
+
+
+def _list(obj: object, key: str) -> list[object]:
+    value = _field(obj, key)
+    if not isinstance(value, list):
+        raise ValueError(f"Stored plan inputs: {key!r} must be a list")
+    return value
+
+
+def _state(text: str) -> SamplingState:
+    try:
+        return SamplingState(text)
+    except ValueError:
+        raise ValueError(f"Stored plan inputs: unknown sampling state {text!r}") from None
+
+
+def inputs_from_json(text: str) -> PlanInputs:
+    """Read plan inputs written by ``inputs_to_json``; malformed text raises ValueError."""
+    data: object = json.loads(text)
+    version = _int(data, "version")
+    if version != INPUTS_FORMAT_VERSION:
+        raise ValueError(f"Stored plan inputs have format {version}, "
+                         f"this planner reads {INPUTS_FORMAT_VERSION}")
+    rates_obj = _field(data, "rates")
+    accounts = []
+    for account in _list(data, "buyer_accounts"):
+        if not isinstance(account, str):
+            raise ValueError("Stored plan inputs: buyer accounts must be strings")
+        accounts.append(account)
+    sellers = tuple(
+        SellerInput(
+            seller_id=_int(seller, "seller_id"),
+            state=_state(_str(seller, "state")),
+            on_probation=_bool(seller, "on_probation"),
+            risk=_float(seller, "risk"),
+            listings=tuple(
+                ListingInput(listing_id=_int(item, "listing_id"),
+                             monthly_units=_int(item, "monthly_units"),
+                             price_cents=_int(item, "price_cents"))
+                for item in _list(seller, "listings")),
+        )
+        for seller in _list(data, "sellers"))
+    return PlanInputs(
+        period=parse_period(_str(data, "period")),
+        sellers=sellers,
+        rates=MappingProxyType({state: _float(rates_obj, str(state)) for state in SamplingState}),
+        budget_cents=_int(data, "budget_cents"),
+        buyer_accounts=tuple(accounts),
+    )
+
+
+def _order_record(order: PlannedOrder) -> dict[str, object]:
+    return {
+        "seller_id": order.seller_id,
+        "listing_id": order.listing_id,
+        "planned_at": order.planned_at.isoformat(timespec="seconds"),
+        "buyer_account": order.buyer_account,
+        "sampling_state": str(order.sampling_state),
+        "protected": order.protected,
+        "cost_cents": order.cost_cents,
+    }
+
+
+def plan_fingerprint(plan: Plan) -> str:
+    """SHA-256 hex of the canonical JSON list of the kept orders, in plan order."""
+    return hashlib.sha256(_dumps([_order_record(o) for o in plan.orders]).encode()).hexdigest()
+
+
+_COMPARED_FIELDS = ("listing_id", "planned_at", "buyer_account", "sampling_state", "protected",
+                    "cost_cents")
+
+
+def _describe(order: PlannedOrder) -> str:
+    return (f"seller {order.seller_id}, listing {order.listing_id} at "
+            f"{order.planned_at:%Y-%m-%d %H:%M} ({order.sampling_state}, "
+            f"buyer {order.buyer_account}, {order.cost_cents} cents)")
+
+
+def _leftovers(orders: Sequence[PlannedOrder],
+               matched: Counter[PlannedOrder]) -> dict[int, list[PlannedOrder]]:
+    """Orders not in ``matched`` (counting duplicates), grouped by seller in time order."""
+    remaining = Counter(matched)
+    by_seller: defaultdict[int, list[PlannedOrder]] = defaultdict(list)
+    for order in orders:
+        if remaining[order] > 0:
+            remaining[order] -= 1
+        else:
+            by_seller[order.seller_id].append(order)
+    for group in by_seller.values():
+        group.sort(key=lambda o: (o.planned_at, o.listing_id))
+    return by_seller
+
+
+def compute_plan_differences(expected: Sequence[PlannedOrder],
+                             stored: Sequence[PlannedOrder]) -> list[str]:
+    """Human-readable mismatches between a re-derived plan and the stored one (empty if equal)."""
+    # Identical orders match first, so one changed order is reported once, not as a cascade;
+    # the rest are paired per seller in time order and their differing fields named.
+    matched = Counter(expected) & Counter(stored)
+    missing_by_seller = _leftovers(expected, matched)
+    extra_by_seller = _leftovers(stored, matched)
+    messages: list[str] = []
+    for seller_id in sorted(set(missing_by_seller) | set(extra_by_seller)):
+        want = missing_by_seller.get(seller_id, [])
+        have = extra_by_seller.get(seller_id, [])
+        for exp, got in zip(want, have, strict=False):
+            changes = [
+                f"{name} expected {getattr(exp, name)}, stored {getattr(got, name)}"
+                for name in _COMPARED_FIELDS if getattr(exp, name) != getattr(got, name)]
+            messages.append(f"changed order of seller {seller_id} planned at "
+                            f"{exp.planned_at:%Y-%m-%d %H:%M}: " + "; ".join(changes))
+        messages.extend(f"missing from stored plan: {_describe(o)}" for o in want[len(have):])
+        messages.extend(f"extra in stored plan: {_describe(o)}" for o in have[len(want):])
+    return messages

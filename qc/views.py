@@ -1,15 +1,302 @@
-"""Quality-control pages: test orders and inspections."""
+"""Quality-control pages: listings, the sampling plan, test orders and inspections."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from decimal import Decimal
 
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from core import dashboard
+from core.clock import utcnow
+from core.db import db
+from core.errors import ServiceError
+from core.forms import show_service_error
+from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc import services
+from qc.forms import (
+    CloseOrderForm,
+    ListingImportForm,
+    PlaceOrderForm,
+    ReasonForm,
+    ReceiveOrderForm,
+    SamplingSettingsForm,
+    checkpoint_field,
+    inspection_form,
+)
+from qc.listing_csv import LISTING_COLUMNS
+from qc.models import InspectionPhoto, TestOrder
+from qc.orders import Disposition, OrderStatus, PackageCondition
+from qc.sampling import SamplingState
 
 bp = Blueprint("qc", __name__, url_prefix="/qc")
+Page = str | Response | tuple[str, int]
+QUEUES = {"place": "To place", "receive": "To receive", "inspect": "To inspect",
+          "upcoming": "Upcoming", "all": "All"}
+
+
+def _order(order_id: int) -> TestOrder:
+    return db.session.get(TestOrder, order_id) or abort(404)
+
+
+def _cents(amount: Decimal | None) -> int:
+    return int((amount or Decimal(0)) * 100)
+
+
+# ---------------------------------------------------------------- test orders
 
 
 @bp.route("/orders")
 @roles_required(Role.INSPECTOR, Role.COMPLIANCE)
 def orders() -> str:
-    return render_template("qc/orders.html")
+    queue = request.args.get("queue", "place")
+    if queue not in QUEUES:
+        queue = "place"
+    return render_template("qc/orders.html", page=paginate(services.order_queue(queue)),
+                           queue=queue, queues=QUEUES, counts=services.queue_counts(),
+                           now=utcnow(), overdue_since=services.overdue_since)
+
+
+@bp.route("/orders/<int:order_id>")
+@roles_required(Role.INSPECTOR, Role.COMPLIANCE)
+def order_detail(order_id: int) -> str:
+    return _render_order(_order(order_id))
+
+
+def _render_order(order: TestOrder, **forms: object) -> str:
+    settings = services.current_settings()
+    return render_template(
+        "qc/order_detail.html", order=order, status=OrderStatus(order.status),
+        inspections=services.inspection_versions(order),
+        overdue=services.overdue_since(order),
+        place_form=forms.get("place_form") or PlaceOrderForm(
+            obj=order, price_paid=Decimal(order.cost_cents) / 100),
+        receive_form=forms.get("receive_form") or ReceiveOrderForm(
+            obj=order, received_on=utcnow().date()),
+        reason_form=forms.get("reason_form") or ReasonForm(obj=order),
+        close_form=forms.get("close_form") or CloseOrderForm(obj=order),
+        accounts=settings.accounts)
+
+
+def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:  # type: ignore[no-untyped-def]
+    order = _order(order_id)
+    form = form_cls()
+    if form.validate_on_submit():
+        try:
+            action(order, form)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Test order #{order.id} is now {order.status}.", "success")
+            return redirect(url_for("qc.order_detail", order_id=order.id))
+    return _render_order(order, **{form_key: form}), 400
+
+
+@bp.route("/orders/<int:order_id>/place", methods=["POST"])
+@roles_required(Role.INSPECTOR)
+def order_place(order_id: int) -> Page:
+    return _order_action(order_id, PlaceOrderForm, lambda o, f: services.place_order(
+        o, f.marketplace_ref.data, _cents(f.price_paid.data), f.buyer_account.data,
+        current_user, f.version.data), "place_form")
+
+
+@bp.route("/orders/<int:order_id>/receive", methods=["POST"])
+@roles_required(Role.INSPECTOR)
+def order_receive(order_id: int) -> Page:
+    return _order_action(order_id, ReceiveOrderForm, lambda o, f: services.receive_order(
+        o, f.received_on.data, PackageCondition(f.package_condition.data), current_user,
+        f.version.data), "receive_form")
+
+
+@bp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@roles_required(Role.INSPECTOR)
+def order_cancel(order_id: int) -> Page:
+    return _order_action(order_id, ReasonForm, lambda o, f: services.cancel_order(
+        o, f.reason.data or "", current_user, f.version.data), "reason_form")
+
+
+@bp.route("/orders/<int:order_id>/lost", methods=["POST"])
+@roles_required(Role.INSPECTOR)
+def order_lost(order_id: int) -> Page:
+    return _order_action(order_id, ReasonForm, lambda o, f: services.mark_lost(
+        o, f.reason.data or "", current_user, f.version.data), "reason_form")
+
+
+@bp.route("/orders/<int:order_id>/close", methods=["POST"])
+@roles_required(Role.INSPECTOR)
+def order_close(order_id: int) -> Page:
+    return _order_action(order_id, CloseOrderForm, lambda o, f: services.close_order(
+        o, Disposition(f.disposition.data), current_user, f.version.data), "close_form")
+
+
+def _inspection_input(form, checkpoints) -> services.InspectionInput:  # type: ignore[no-untyped-def]
+    return services.InspectionInput(
+        observed_grade=form.observed_grade.data, battery_percent=form.battery_percent.data,
+        battery_cycles=form.battery_cycles.data, battery_swollen=form.battery_swollen.data,
+        cable_missing=form.cable_missing.data, notes=form.notes.data or "",
+        outcomes={c.code: (form[checkpoint_field(c.code)].data == "pass",
+                           form[checkpoint_field(c.code) + "_note"].data or "")
+                  for c in checkpoints},
+        photos=[(f.stream, f.filename) for f in form.photos.data or [] if f and f.filename])
+
+
+@bp.route("/orders/<int:order_id>/inspect", methods=["GET", "POST"])
+@roles_required(Role.INSPECTOR)
+def order_inspect(order_id: int) -> Page:
+    return _inspection_page(_order(order_id), amend=False)
+
+
+@bp.route("/orders/<int:order_id>/amend", methods=["GET", "POST"])
+@roles_required(Role.INSPECTOR)
+def order_amend(order_id: int) -> Page:
+    return _inspection_page(_order(order_id), amend=True)
+
+
+def _inspection_page(order: TestOrder, amend: bool) -> Page:
+    checkpoints = services.checkpoints_for(order.listing.category)
+    previous = services.current_inspection(order)
+    if amend and previous is None:
+        flash("This order has no inspection to amend yet.", "warning")
+        return redirect(url_for("qc.order_detail", order_id=order.id))
+    prefill: dict[str, object] = {"version": order.version}
+    if amend and previous is not None and request.method == "GET":
+        prefill.update(observed_grade=previous.observed_grade,
+                       battery_percent=previous.battery_percent,
+                       battery_cycles=previous.battery_cycles,
+                       battery_swollen=previous.battery_swollen,
+                       cable_missing=previous.cable_missing, notes=previous.notes)
+        for r in previous.results:
+            prefill[checkpoint_field(r.code)] = "pass" if r.passed else "fail"
+            prefill[checkpoint_field(r.code) + "_note"] = r.note
+    elif request.method == "GET":
+        prefill["observed_grade"] = order.listing.promised_grade
+    form = inspection_form(checkpoints, data=prefill if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            data = _inspection_input(form, checkpoints)
+            if amend:
+                inspection = services.amend_inspection(order, data, form.amend_reason.data or "",
+                                                       current_user, form.version.data)
+            else:
+                inspection = services.submit_inspection(order, data, current_user,
+                                                        form.version.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Inspection of order #{order.id} {'amended' if amend else 'submitted'}: "
+                  f"{inspection.verdict} (score {inspection.score}).", "success")
+            return redirect(url_for("qc.order_detail", order_id=order.id))
+    elif form.is_submitted():
+        flash("The inspection was not saved; see the messages below.", "danger")
+    page = render_template("qc/inspect.html", order=order, form=form, checkpoints=checkpoints,
+                           field=checkpoint_field, amend=amend, previous=previous)
+    return (page, 400) if form.is_submitted() else page
+
+
+@bp.route("/photos/<int:photo_id>")
+@roles_required(Role.INSPECTOR, Role.COMPLIANCE)
+def photo(photo_id: int) -> Response:
+    item = db.session.get(InspectionPhoto, photo_id) or abort(404)
+    path = services.photo_path(item)
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=item.content_type, download_name=item.filename,
+                     etag=item.sha256)
+
+
+# ---------------------------------------------------------------- listings
+
+
+@bp.route("/listings")
+@roles_required(Role.VETTING, Role.INSPECTOR, Role.COMPLIANCE)
+def listings() -> str:
+    q = request.args.get("q", "").strip()[:100]
+    seller_id = request.args.get("seller", type=int)
+    return render_template("qc/listings.html", page=paginate(services.listing_query(seller_id, q)),
+                           q=q)
+
+
+@bp.route("/listings/import", methods=["GET", "POST"])
+@roles_required(Role.VETTING, Role.COMPLIANCE)
+def listing_import() -> Page:
+    form = ListingImportForm()
+    outcome = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        outcome = services.import_listings(upload.read(), upload.filename or "listings.csv",
+                                           current_user)
+        if outcome.errors:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(f"Imported listings: {outcome.created} new, {outcome.updated} updated.",
+                  "success")
+    return render_template("qc/listing_import.html", form=form, outcome=outcome,
+                           columns=LISTING_COLUMNS)
+
+
+# ---------------------------------------------------------------- sampling plan
+
+
+@bp.route("/plan", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE)
+def plan() -> Page:
+    settings = services.current_settings()
+    form = SamplingSettingsForm(obj=settings, budget_eur=Decimal(settings.budget_cents) / 100,
+                                buyer_accounts="\n".join(settings.accounts))
+    if form.validate_on_submit():
+        rates = {SamplingState.ONBOARDING: float(form.rate_onboarding.data),
+                 SamplingState.NORMAL: float(form.rate_normal.data),
+                 SamplingState.REDUCED: float(form.rate_reduced.data),
+                 SamplingState.TIGHTENED: float(form.rate_tightened.data)}
+        try:
+            services.update_settings(rates, _cents(form.budget_eur.data),
+                                     form.buyer_accounts.data.splitlines(), current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Sampling plan settings saved; the next planned period uses them.",
+                  "success")
+            return redirect(url_for("qc.plan"))
+    db.session.commit()  # the default settings are stored on first view
+    return render_template("qc/plan.html", form=form, settings=settings,
+                           runs=services.planning_runs())
+
+
+@bp.route("/plan/<period>")
+@roles_required(Role.COMPLIANCE)
+def plan_run(period: str) -> str:
+    run = services.get_run(period[:7]) or abort(404)
+    check = services.verify_plan(run.period) if run.seed_hex else None
+    orders = db.session.execute(
+        db.select(TestOrder).where(TestOrder.run_id == run.id)
+        .order_by(TestOrder.planned_at)).scalars().all()
+    return render_template("qc/plan_run.html", run=run, check=check, orders=orders)
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+def register_panels(app: Flask) -> None:
+    """The inspector panel of the home dashboard."""
+    dashboard.register_panel(app, dashboard.Panel(
+        "Test orders", frozenset({Role.INSPECTOR}), "qc/_panel_orders.html",
+        lambda: {"counts": services.queue_counts()}))

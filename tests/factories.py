@@ -7,6 +7,7 @@ from werkzeug.security import generate_password_hash
 
 from core.db import db
 from core.models import User, UserRole
+from qc.models import Listing
 from vetting.models import Seller
 from vetting.validation import normalise_registration
 
@@ -49,3 +50,16 @@ class SellerFactory(_Base):
     website = ""
     device_categories = "smartphone"
     declared_monthly_volume = 100
+
+
+class ListingFactory(_Base):
+    class Meta:
+        model = Listing
+
+    seller = factory.SubFactory(SellerFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    device_model = "iPhone 13 128 GB"
+    category = "smartphone"
+    promised_grade = "excellent"
+    price_cents = 45_000
+    monthly_units = 100

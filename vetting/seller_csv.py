@@ -24,17 +24,19 @@ only when ``SellerImport.importable`` (no errors at all). Row numbers are the on
 spreadsheet shows: the header is row 1, the first data row is row 2; problems with the file as
 a whole are reported as row 0 with an empty column.
 
+Reading the file (encoding, separator, header, blank rows, row limit) is ``core.csvtable``'s;
+this module holds the seller columns and their rules. ``RowError`` is re-exported from there.
+
 Pure module: no Flask, no SQLAlchemy; plain values in, frozen dataclasses out.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.csvtable import RowError, merge_errors, read_table
 from vetting.validation import (
     check_country,
     check_device_categories,
@@ -76,10 +78,6 @@ MAX_VOLUME = 1_000_000
 
 _CATEGORY_SEPARATOR = re.compile(r"[;|]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,7}", re.ASCII)
-# C0 controls other than tab, line feed and carriage return, DEL and C1 controls: no
-# spreadsheet writes them, so they mean the file is binary or damaged.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +97,6 @@ class SellerRow:
 
 
 @dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem: spreadsheet row (1 = header, 0 = whole file), column name and message."""
-
-    row: int
-    column: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class SellerImport:
     """The outcome of parsing a file: the valid rows and every problem found."""
 
@@ -120,89 +109,12 @@ class SellerImport:
         return bool(self.rows) and not self.errors
 
 
-def _file_error(message: str) -> SellerImport:
-    return SellerImport(rows=(), errors=(RowError(0, "", message),))
+def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SellerRow | None, list[RowError]]:
+    """Check one data row; return the normalised row (None when it has errors) and errors.
 
-
-def _decode(data: bytes) -> str | SellerImport:
-    """Return the text of ``data``, or a SellerImport carrying the reason it is not text."""
-    if data.startswith(_ZIP_MAGIC):
-        return _file_error(
-            "This looks like an Excel workbook or another zip file, not CSV; "
-            "save it as 'CSV UTF-8' and import that file"
-        )
-    if b"\x00" in data:
-        return _file_error(
-            "The file contains NUL bytes, so it is not CSV text (UTF-16 or a binary file?); "
-            "save it as 'CSV UTF-8' and import that file"
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return _file_error(
-            f"The file is not UTF-8 text (line {line} has bytes that are not UTF-8); "
-            "save it as 'CSV UTF-8' and import that file"
-        )
-    if (bad := _CONTROL_CHARS.search(text)) is not None:
-        line = text.count("\n", 0, bad.start()) + 1
-        return _file_error(
-            f"Line {line} contains a control character (code {ord(bad.group()):#04x}), "
-            "so this does not look like a CSV text file"
-        )
-    return text
-
-
-def _delimiter(text: str) -> str:
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    if "," not in header:
-        if ";" in header:
-            return ";"
-        if "\t" in header:
-            return "\t"
-    return ","
-
-
-def _is_blank(record: list[str]) -> bool:
-    return all(not cell.strip() for cell in record)
-
-
-@dataclass(slots=True)
-class _Header:
-    row: int
-    width: int
-    index: dict[str, int]
-    unnamed: list[int]
-    errors: list[RowError]
-
-
-def _read_header(row: int, record: list[str]) -> _Header:
-    header = _Header(row=row, width=len(record), index={}, unnamed=[], errors=[])
-    expected = ", ".join(COLUMNS)
-    for position, raw in enumerate(record):
-        name = raw.strip().lower()
-        if not name:
-            header.unnamed.append(position)
-        elif name not in COLUMNS:
-            header.errors.append(
-                RowError(
-                    row, raw.strip(), f"Unknown column {raw.strip()!r}; the columns are: {expected}"
-                )
-            )
-        elif name in header.index:
-            header.errors.append(RowError(row, name, f"Column {name!r} appears more than once"))
-        else:
-            header.index[name] = position
-    for name in COLUMNS:
-        if name in REQUIRED_COLUMNS and name not in header.index:
-            header.errors.append(RowError(row, name, f"Required column {name!r} is missing"))
-    return header
-
-
-def _validate_row(
-    row: int, values: Mapping[str, str], present: Mapping[str, int]
-) -> tuple[SellerRow | None, list[RowError]]:
-    """Check one data row; return the normalised row (None when it has errors) and errors."""
+    ``values`` has a key for each column the header names, so an empty required value is an
+    error only when its column is there (a missing column is one error on the header row).
+    """
     errors: list[RowError] = []
 
     def fail(column: str, message: str) -> None:
@@ -210,7 +122,7 @@ def _validate_row(
 
     def required(column: str) -> str:
         value = values.get(column, "")
-        if not value and column in present:
+        if not value and column in values:
             fail(column, f"{column} is required")
         return value
 
@@ -275,7 +187,7 @@ def _validate_row(
                 f"without separators, not {raw_volume!r}",
             )
 
-    if errors or len(present.keys() & REQUIRED_COLUMNS) < len(REQUIRED_COLUMNS):
+    if errors or not REQUIRED_COLUMNS <= values.keys():
         return None, errors
     return (
         SellerRow(
@@ -296,19 +208,6 @@ def _validate_row(
 
 def _registration_key(country: str, registration: str) -> tuple[str, str]:
     return country, normalise_registration(registration)
-
-
-def _check_width(number: int, record: list[str], header: _Header) -> list[RowError]:
-    extra = record[header.width :]
-    if any(cell.strip() for cell in extra):
-        return [
-            RowError(
-                number,
-                "",
-                f"This row has {len(record)} values but the header row has {header.width} columns",
-            )
-        ]
-    return []
 
 
 def _check_duplicate(
@@ -335,66 +234,19 @@ def _check_duplicate(
 
 def parse_seller_csv(data: bytes, max_rows: int = MAX_ROWS) -> SellerImport:
     """Parse and validate a seller CSV file; never raises on bad input, reports every error."""
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be at least 1, not {max_rows}")
-    decoded = _decode(data)
-    if isinstance(decoded, SellerImport):
-        return decoded
-
+    table = read_table(data, COLUMNS, REQUIRED_COLUMNS, "sellers", max_rows)
     rows: list[SellerRow] = []
     errors: list[RowError] = []
-    header: _Header | None = None
-    unnamed_with_values: set[int] = set()
     seen: dict[tuple[str, str], int] = {}
-    data_rows = 0
-    reader = csv.reader(
-        io.StringIO(decoded, newline=""), delimiter=_delimiter(decoded), strict=True
+    for record in table.records:
+        seller, row_errors = _validate_row(record.row, record.values)
+        errors.extend(row_errors)
+        duplicate = _check_duplicate(record.row, record.values, seen)
+        if duplicate is not None:
+            errors.append(duplicate)
+        elif seller is not None:
+            rows.append(seller)
+    return SellerImport(
+        rows=tuple(rows) if table.complete else (),
+        errors=merge_errors(table, errors),
     )
-    try:
-        # A record is one spreadsheet row even when a quoted cell spans several lines.
-        for number, record in enumerate(reader, start=1):
-            if _is_blank(record):
-                continue
-            if header is None:
-                header = _read_header(number, record)
-                errors.extend(header.errors)
-                continue
-            data_rows += 1
-            if data_rows > max_rows:
-                return _file_error(
-                    f"The file has more than {max_rows} sellers; "
-                    f"split it into files of at most {max_rows} rows"
-                )
-            errors.extend(_check_width(number, record, header))
-            unnamed_with_values.update(
-                p for p in header.unnamed if p < len(record) and record[p].strip()
-            )
-            values = {
-                name: (record[position].strip() if position < len(record) else "")
-                for name, position in header.index.items()
-            }
-            seller, row_errors = _validate_row(number, values, header.index)
-            errors.extend(row_errors)
-            duplicate = _check_duplicate(number, values, seen)
-            if duplicate is not None:
-                errors.append(duplicate)
-            elif seller is not None:
-                rows.append(seller)
-    except csv.Error as exc:
-        errors.append(
-            RowError(0, "", f"The file is not valid CSV near line {reader.line_num}: {exc}")
-        )
-        return SellerImport(rows=(), errors=tuple(errors))
-
-    if header is None:
-        return _file_error(
-            "The file is empty; its first row must name the columns: " + ", ".join(COLUMNS)
-        )
-    for position in sorted(unnamed_with_values):
-        errors.append(
-            RowError(header.row, f"column {position + 1}", "This column has values but no name")
-        )
-    if data_rows == 0:
-        errors.append(RowError(0, "", "The file has a header row but no sellers"))
-    errors.sort(key=lambda error: error.row)
-    return SellerImport(rows=tuple(rows), errors=tuple(errors))

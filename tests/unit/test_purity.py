@@ -10,7 +10,8 @@ import pytest
 PURE_MODULES = [
     "core.chain", "core.roles",
     "vetting.labels", "vetting.checklist", "vetting.validation", "vetting.seller_csv",
-    "vetting.evidence", "vetting.applications", "qc.sampling",
+    "vetting.evidence", "vetting.applications", "qc.sampling", "qc.catalog", "qc.scoring",
+    "qc.orders", "qc.listing_csv", "core.csvtable",
 ]
 
 

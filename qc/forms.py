@@ -1,0 +1,119 @@
+"""Forms for listings, the sampling plan, test orders and inspections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired, MultipleFileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from qc.models import Checkpoint
+from qc.orders import Disposition, PackageCondition
+from qc.scoring import GRADE_ORDER
+
+
+def _version() -> IntegerField:
+    return IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+
+
+def _rate(label: str) -> DecimalField:
+    return DecimalField(label, places=2, validators=[
+        InputRequired(), NumberRange(min=0, max=31, message="Between 0 and 31 a month.")])
+
+
+class ListingImportForm(FlaskForm):
+    file = FileField("CSV file (UTF-8)", validators=[FileRequired("Choose a CSV file.")])
+    submit = SubmitField("Check and import")
+
+
+class SamplingSettingsForm(FlaskForm):
+    rate_onboarding = _rate("Onboarding (orders a month)")
+    rate_normal = _rate("Normal")
+    rate_reduced = _rate("Reduced (0.5 = every other month on average)")
+    rate_tightened = _rate("Tightened (also probation)")
+    budget_eur = DecimalField("Monthly budget (euros)", places=2, validators=[
+        InputRequired(), NumberRange(min=0, max=100_000_000)])
+    buyer_accounts = TextAreaField("Buyer accounts to rotate (one per line)",
+                                   validators=[DataRequired(), Length(max=5000)])
+    submit = SubmitField("Save settings")
+
+
+class PlaceOrderForm(FlaskForm):
+    marketplace_ref = StringField("Marketplace order reference",
+                                  validators=[DataRequired(), Length(max=64)])
+    price_paid = DecimalField("Price paid (euros)", places=2, validators=[
+        InputRequired(), NumberRange(min=0.01, max=100_000)])
+    buyer_account = StringField("Buyer account", validators=[DataRequired(), Length(max=120)])
+    version = _version()
+    submit = SubmitField("Record as placed")
+
+
+class ReceiveOrderForm(FlaskForm):
+    received_on = DateField("Arrived on", validators=[InputRequired()])
+    package_condition = SelectField("Package condition", choices=[
+        SelectChoice(c.value, c.value) for c in PackageCondition])
+    version = _version()
+    submit = SubmitField("Record arrival")
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
+    version = _version()
+
+
+class CloseOrderForm(FlaskForm):
+    disposition = SelectField("Device", choices=[
+        SelectChoice(d.value, d.value.replace("_", " ")) for d in Disposition])
+    version = _version()
+    submit = SubmitField("Close order")
+
+
+def checkpoint_field(code: str) -> str:
+    """The form field name of a checkpoint's pass/fail choice."""
+    return "cp_" + code.replace("-", "_")
+
+
+class InspectionForm(FlaskForm):
+    observed_grade = SelectField("Observed cosmetic grade", choices=[
+        SelectChoice(g.value, g.value) for g in GRADE_ORDER])
+    battery_percent = IntegerField("Battery health (%)", validators=[
+        Optional(), NumberRange(min=0, max=100, message="Battery health is between 0 and 100%%.")])
+    battery_cycles = IntegerField("Battery cycles", validators=[
+        Optional(), NumberRange(min=0, max=100_000)])
+    battery_swollen = BooleanField("Battery swollen")
+    cable_missing = BooleanField("Charging cable missing")
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=5000)])
+    photos = MultipleFileField("Photos (PNG or JPEG)")
+    amend_reason = TextAreaField("Reason for the amendment",
+                                 validators=[Optional(), Length(max=2000)])
+    version = _version()
+    submit = SubmitField("Submit inspection")
+
+
+def inspection_form(checkpoints: Sequence[Checkpoint], **kwargs: object) -> InspectionForm:
+    """An inspection form with a pass/fail choice and a note for each checkpoint."""
+
+    class Form(InspectionForm):
+        pass
+
+    for c in checkpoints:
+        setattr(Form, checkpoint_field(c.code), RadioField(
+            c.code, choices=[SelectChoice("pass", "pass"), SelectChoice("fail", "fail")],
+            validators=[InputRequired(message=f"{c.code}: choose pass or fail.")]))
+        setattr(Form, checkpoint_field(c.code) + "_note", StringField(
+            f"{c.code} note", validators=[Optional(), Length(max=500)]))
+    return Form(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,186 @@
+"""Listings, the sampling plan, planning runs, mystery test orders and inspections."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.db import db
+from core.models import User
+from vetting.models import Seller
+
+
+class Listing(db.Model):  # type: ignore[name-defined,misc]
+    """A device offer of a seller on the marketplace; test orders buy one of these."""
+
+    __tablename__ = "listings"
+    __table_args__ = (UniqueConstraint("seller_id", "sku", name="uq_listings_seller_sku"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    device_model: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(20))
+    promised_grade: Mapped[str] = mapped_column(String(10))
+    price_cents: Mapped[int]
+    monthly_units: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    seller: Mapped[Seller] = relationship()
+
+
+class SamplingSettings(db.Model):  # type: ignore[name-defined,misc]
+    """One version of the sampling plan settings; the newest is in force."""
+
+    __tablename__ = "sampling_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_onboarding: Mapped[float]
+    rate_normal: Mapped[float]
+    rate_reduced: Mapped[float]
+    rate_tightened: Mapped[float]
+    budget_cents: Mapped[int]
+    buyer_accounts: Mapped[str] = mapped_column(Text)  # one per line
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def accounts(self) -> list[str]:
+        """The buyer accounts to rotate, in order."""
+        return [a for a in self.buyer_accounts.splitlines() if a.strip()]
+
+
+class PlanningRun(db.Model):  # type: ignore[name-defined,misc]
+    """The plan of one period: its seed commitment, recorded inputs and, once closed, seed."""
+
+    __tablename__ = "planning_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), unique=True)
+    commitment: Mapped[str] = mapped_column(String(64))
+    seed_hex: Mapped[str | None] = mapped_column(String(64))
+    inputs_json: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    orders_planned: Mapped[int]
+    orders_dropped: Mapped[int]
+    total_cost_cents: Mapped[int]
+    over_budget: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revealed_at: Mapped[datetime | None]
+
+
+class TestOrder(db.Model):  # type: ignore[name-defined,misc]
+    """A mystery test order, from plan to closure."""
+
+    __tablename__ = "test_orders"
+    __table_args__ = (Index("ix_test_orders_status_planned", "status", "planned_at"),)
+    __test__ = False  # not a pytest test class
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("planning_runs.id"), index=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"))
+    planned_at: Mapped[datetime]
+    buyer_account: Mapped[str] = mapped_column(String(120))
+    sampling_state: Mapped[str] = mapped_column(String(16))
+    protected: Mapped[bool]
+    cost_cents: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12), default="planned")
+    marketplace_ref: Mapped[str | None] = mapped_column(String(64))
+    price_paid_cents: Mapped[int | None]
+    placed_at: Mapped[datetime | None]
+    placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_on: Mapped[date | None]
+    package_condition: Mapped[str | None] = mapped_column(String(20))
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    inspected_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    disposition: Mapped[str | None] = mapped_column(String(20))
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    seller: Mapped[Seller] = relationship()
+    listing: Mapped[Listing] = relationship(lazy="joined")
+    run: Mapped[PlanningRun] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Checkpoint(db.Model):  # type: ignore[name-defined,misc]
+    """An inspection checkpoint of the catalog (seeded by migration, extendable as data)."""
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    guidance: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(10))
+    categories: Mapped[str] = mapped_column(String(100))  # comma-separated device categories
+    position: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Inspection(db.Model):  # type: ignore[name-defined,misc]
+    """One submitted version of an order's inspection; amendments add versions."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (UniqueConstraint("order_id", "version", name="uq_inspections_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("test_orders.id"), index=True)
+    version: Mapped[int]
+    is_current: Mapped[bool] = mapped_column(default=True)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    observed_grade: Mapped[str] = mapped_column(String(10))
+    battery_percent: Mapped[int | None]
+    battery_cycles: Mapped[int | None]
+    battery_swollen: Mapped[bool] = mapped_column(default=False)
+    cable_missing: Mapped[bool] = mapped_column(default=False)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    verdict: Mapped[str] = mapped_column(String(12))
+    score: Mapped[int]
+    reasons: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    amend_reason: Mapped[str] = mapped_column(Text, default="")
+
+    inspector: Mapped[User] = relationship()
+    results: Mapped[list[InspectionResult]] = relationship(
+        lazy="selectin", order_by="InspectionResult.position", cascade="all, delete-orphan")
+    photos: Mapped[list[InspectionPhoto]] = relationship(
+        lazy="selectin", order_by="InspectionPhoto.id", cascade="all, delete-orphan")
+
+
+class InspectionResult(db.Model):  # type: ignore[name-defined,misc]
+    """The outcome of one checkpoint in one inspection version."""
+
+    __tablename__ = "inspection_results"
+    __table_args__ = (UniqueConstraint("inspection_id", "code", name="uq_inspection_results_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
+    position: Mapped[int]
+    code: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10))
+    passed: Mapped[bool]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class InspectionPhoto(db.Model):  # type: ignore[name-defined,misc]
+    """A photo attached to an inspection version, stored by its SHA-256."""
+
+    __tablename__ = "inspection_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int]

@@ -1,0 +1,76 @@
+"""The test-order lifecycle as data: statuses, transitions and the overdue rule (pure).
+
+planned -> placed -> received -> inspected -> closed; a planned or placed order may be
+cancelled (with a reason); a placed order that never arrives is lost, which counts as a
+delivery failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class OrderStatus(StrEnum):
+    """Where a test order stands."""
+
+    PLANNED = "planned"
+    PLACED = "placed"
+    RECEIVED = "received"
+    INSPECTED = "inspected"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+
+class PackageCondition(StrEnum):
+    """The state of the parcel on arrival."""
+
+    INTACT = "intact"
+    DAMAGED = "damaged"
+    OPENED = "opened"
+
+
+class Disposition(StrEnum):
+    """What happened to the device after inspection."""
+
+    RETURNED = "returned"
+    REFUNDED = "refunded"
+    KEPT_AS_EVIDENCE = "kept_as_evidence"
+
+
+_O = OrderStatus
+
+ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType({
+    _O.PLANNED: frozenset({_O.PLACED, _O.CANCELLED}),
+    _O.PLACED: frozenset({_O.RECEIVED, _O.LOST, _O.CANCELLED}),
+    _O.RECEIVED: frozenset({_O.INSPECTED}),
+    _O.INSPECTED: frozenset({_O.CLOSED}),
+    _O.CLOSED: frozenset(),
+    _O.CANCELLED: frozenset(),
+    _O.LOST: frozenset(),
+})
+
+OVERDUE_AFTER = timedelta(days=2)
+
+
+class OrderTransitionError(ValueError):
+    """A requested order status change is not allowed from the current status."""
+
+    def __init__(self, current: OrderStatus, target: OrderStatus) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(f"This order is {current.value}; it cannot become {target.value}.")
+
+
+def ensure_order_transition(current: OrderStatus, target: OrderStatus) -> None:
+    """Raise OrderTransitionError unless current -> target is allowed."""
+    if target not in ORDER_TRANSITIONS[current]:
+        raise OrderTransitionError(current, target)
+
+
+def compute_is_overdue(status: OrderStatus, planned_at: datetime, now: datetime) -> bool:
+    """A planned order is overdue once its planned time is more than two days past."""
+    return status == OrderStatus.PLANNED and now - planned_at > OVERDUE_AFTER

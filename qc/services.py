@@ -1,0 +1,673 @@
+"""Listings, the sampling plan, planning runs, test orders and inspections.
+
+Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from flask import current_app
+from sqlalchemy import Select, func, select
+
+from core import audit
+from core.clock import utcnow
+from core.db import db, flush_or_conflict, lock
+from core.errors import ConflictError, ServiceError
+from core.models import User
+from qc import events
+from qc.catalog import BATTERY_CODE, CABLE_CODE, Severity
+from qc.listing_csv import parse_listing_csv
+from qc.models import (
+    Checkpoint,
+    Inspection,
+    InspectionPhoto,
+    InspectionResult,
+    Listing,
+    PlanningRun,
+    SamplingSettings,
+    TestOrder,
+)
+from qc.orders import (
+    OVERDUE_AFTER,
+    Disposition,
+    OrderStatus,
+    OrderTransitionError,
+    PackageCondition,
+    ensure_order_transition,
+)
+from qc.sampling import (
+    DEFAULT_RATES,
+    ListingInput,
+    Period,
+    PlanInputs,
+    PlannedOrder,
+    SamplingState,
+    SellerInput,
+    compute_commitment,
+    compute_plan,
+    compute_plan_differences,
+    inputs_from_json,
+    inputs_to_json,
+    new_seed,
+    parse_period,
+    plan_fingerprint,
+)
+from qc.scoring import CheckpointOutcome, Grade, InspectionFacts, check_battery, compute_score
+from vetting import evidence as evidence_store
+from vetting.labels import LabelStatus
+from vetting.models import Seller
+from vetting.seller_csv import RowError
+from vetting.validation import normalise_country, normalise_registration
+
+DEFAULT_BUDGET_CENTS = 60_000_00
+DEFAULT_BUYER_ACCOUNTS = ("mystery-buyer-01@labelkeeper.example",
+                          "mystery-buyer-02@labelkeeper.example",
+                          "mystery-buyer-03@labelkeeper.example")
+
+# ---------------------------------------------------------------- sampling settings
+
+
+def current_settings() -> SamplingSettings:
+    """The sampling plan settings in force (the defaults of DESIGN.md until changed)."""
+    settings = db.session.execute(
+        select(SamplingSettings).order_by(SamplingSettings.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if settings is None:
+        settings = SamplingSettings(
+            rate_onboarding=DEFAULT_RATES[SamplingState.ONBOARDING],
+            rate_normal=DEFAULT_RATES[SamplingState.NORMAL],
+            rate_reduced=DEFAULT_RATES[SamplingState.REDUCED],
+            rate_tightened=DEFAULT_RATES[SamplingState.TIGHTENED],
+            budget_cents=DEFAULT_BUDGET_CENTS, buyer_accounts="\n".join(DEFAULT_BUYER_ACCOUNTS))
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def settings_rates(settings: SamplingSettings) -> dict[SamplingState, float]:
+    """The monthly rate per sampling state of a settings version."""
+    return {SamplingState.ONBOARDING: settings.rate_onboarding,
+            SamplingState.NORMAL: settings.rate_normal,
+            SamplingState.REDUCED: settings.rate_reduced,
+            SamplingState.TIGHTENED: settings.rate_tightened}
+
+
+def _settings_payload(s: SamplingSettings) -> dict[str, Any]:
+    return {"rates": {k.value: v for k, v in settings_rates(s).items()},
+            "budget_cents": s.budget_cents, "buyer_accounts": s.accounts}
+
+
+def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
+                    buyer_accounts: Sequence[str], actor: User) -> SamplingSettings:
+    """Save a new version of the sampling plan settings."""
+    accounts = [a.strip() for a in buyer_accounts if a.strip()]
+    if not accounts:
+        raise ServiceError("Give at least one buyer account to rotate.", "buyer_accounts")
+    if len(set(accounts)) != len(accounts):
+        raise ServiceError("Each buyer account may appear only once.", "buyer_accounts")
+    if any(not 0 <= r <= 31 for r in rates.values()):
+        raise ServiceError("Rates must be between 0 and 31 orders a month.")
+    if not 0 <= budget_cents <= 100_000_000_00:
+        raise ServiceError("The budget must be between 0 and 100,000,000 euros.", "budget")
+    before = _settings_payload(current_settings())
+    settings = SamplingSettings(
+        rate_onboarding=rates[SamplingState.ONBOARDING], rate_normal=rates[SamplingState.NORMAL],
+        rate_reduced=rates[SamplingState.REDUCED], rate_tightened=rates[SamplingState.TIGHTENED],
+        budget_cents=budget_cents, buyer_accounts="\n".join(accounts), created_by_id=actor.id)
+    db.session.add(settings)
+    db.session.flush()
+    audit.record("sampling.settings_changed", "sampling_settings", settings.id,
+                 {"before": before, "after": _settings_payload(settings)}, actor)
+    return settings
+
+
+# ---------------------------------------------------------------- listings
+
+
+def listing_query(seller_id: int | None = None, q: str = "") -> Select[tuple[Listing]]:
+    """Listings, optionally of one seller or matching a search, by seller and SKU."""
+    stmt = select(Listing).join(Seller).order_by(Seller.legal_name, Listing.sku)
+    if seller_id is not None:
+        stmt = stmt.where(Listing.seller_id == seller_id)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(func.lower(Listing.sku).like(like)
+                          | func.lower(Listing.device_model).like(like))
+    return stmt
+
+
+@dataclass(frozen=True)
+class ListingImportOutcome:
+    """What a listing import did, or why it did nothing."""
+
+    created: int
+    updated: int
+    errors: tuple[RowError, ...]
+
+
+def import_listings(data: bytes, filename: str, actor: User) -> ListingImportOutcome:
+    """Import listings from CSV, all or none; a known (seller, SKU) is updated in place."""
+    parsed = parse_listing_csv(data)
+    errors = list(parsed.errors)
+    if not parsed.rows and not errors:
+        errors.append(RowError(0, "", "The file has no listing rows."))
+    sellers = {(s.country, s.registration_key): s for s in db.session.execute(select(Seller))
+               .scalars()}
+    resolved = []
+    for row in parsed.rows:
+        seller = sellers.get((normalise_country(row.seller_country),
+                              normalise_registration(row.seller_registration_number)))
+        if seller is None:
+            errors.append(RowError(row.row, "seller_registration_number",
+                                   f"No seller with registration number "
+                                   f"{row.seller_registration_number} in {row.seller_country}; "
+                                   "register the seller first"))
+        else:
+            resolved.append((seller, row))
+    if errors:
+        return ListingImportOutcome(0, 0, tuple(sorted(errors, key=lambda e: e.row)))
+    existing = {(item.seller_id, item.sku.lower()): item
+                for item in db.session.execute(select(Listing)).scalars()}
+    created = updated = 0
+    for seller, row in resolved:
+        values = {"device_model": row.device_model, "category": row.category,
+                  "promised_grade": row.promised_grade, "price_cents": row.price_cents,
+                  "monthly_units": row.monthly_units, "active": True}
+        listing = existing.get((seller.id, row.sku.lower()))
+        if listing is None:
+            db.session.add(Listing(seller_id=seller.id, sku=row.sku, **values))
+            created += 1
+        elif any(getattr(listing, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(listing, key, value)
+            updated += 1
+    db.session.flush()
+    audit.record("listing.imported", "listing_import", filename[:64],
+                 {"filename": filename, "rows": len(resolved), "created": created,
+                  "updated": updated}, actor)
+    return ListingImportOutcome(created, updated, ())
+
+
+# ---------------------------------------------------------------- planning
+
+
+def seller_risk(seller: Seller) -> float:
+    """The seller's risk as S/h; zero until the statistics have a CUSUM value for it."""
+    return float(getattr(seller, "cusum_risk", 0.0) or 0.0)
+
+
+def planning_inputs(period: Period) -> PlanInputs:
+    """The recorded inputs of a plan: labelled sellers, their states, listings and settings."""
+    settings = current_settings()
+    sellers = list(db.session.execute(
+        select(Seller).where(Seller.label_status.in_(
+            [LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value])).order_by(Seller.id))
+        .scalars())
+    listings: dict[int, list[ListingInput]] = {}
+    for item in db.session.execute(select(Listing).where(Listing.active.is_(True))
+                                   .order_by(Listing.seller_id, Listing.id)).scalars():
+        listings.setdefault(item.seller_id, []).append(
+            ListingInput(item.id, item.monthly_units, item.price_cents))
+    return PlanInputs(
+        period=period,
+        sellers=tuple(SellerInput(
+            seller_id=s.id,
+            state=SamplingState(s.sampling_state or SamplingState.ONBOARDING.value),
+            on_probation=s.label_status == LabelStatus.PROBATION.value,
+            risk=seller_risk(s), listings=tuple(listings.get(s.id, ())))
+            for s in sellers),
+        rates=settings_rates(settings), budget_cents=settings.budget_cents,
+        buyer_accounts=tuple(settings.accounts))
+
+
+def _seed_file(period_key: str) -> Path:
+    return Path(current_app.config["PLAN_SEED_DIR"]) / f"{period_key}.seed"
+
+
+def _seal_seed(period_key: str, seed: bytes) -> None:
+    """Keep the seed outside the database until the period closes (readable by us only)."""
+    path = _seed_file(period_key)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(f".tmp{secrets.token_hex(4)}")
+    tmp.write_text(seed.hex())
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def get_run(period_key: str) -> PlanningRun | None:
+    """The planning run of a period, if it was planned."""
+    return db.session.execute(select(PlanningRun).where(PlanningRun.period == period_key)
+                              ).scalar_one_or_none()
+
+
+def _period(period_key: str) -> Period:
+    try:
+        return parse_period(period_key)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from None
+
+
+def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
+    """Plan a period's test orders from a fresh secret seed; refuse a second plan."""
+    period = _period(period_key)
+    lock("planning")
+    if get_run(period.key) is not None:
+        raise ServiceError(f"{period.key} is already planned; a period is planned once.")
+    inputs = planning_inputs(period)
+    seed = new_seed()
+    plan = compute_plan(inputs, seed)
+    run = PlanningRun(period=period.key, commitment=compute_commitment(seed),
+                      inputs_json=inputs_to_json(inputs), fingerprint=plan_fingerprint(plan),
+                      orders_planned=len(plan.orders), orders_dropped=len(plan.dropped),
+                      total_cost_cents=plan.total_cost_cents, over_budget=plan.over_budget)
+    db.session.add(run)
+    flush_or_conflict("plan", f"{period.key} was planned by another process a moment ago.")
+    db.session.add_all(TestOrder(
+        run_id=run.id, seller_id=o.seller_id, listing_id=o.listing_id, planned_at=o.planned_at,
+        buyer_account=o.buyer_account, sampling_state=o.sampling_state.value,
+        protected=o.protected, cost_cents=o.cost_cents, status=OrderStatus.PLANNED.value)
+        for o in plan.orders)
+    db.session.flush()
+    _seal_seed(period.key, seed)
+    audit.record("plan.created", "planning_run", run.id, {
+        "period": period.key, "commitment": run.commitment, "fingerprint": run.fingerprint,
+        "orders": run.orders_planned, "dropped": run.orders_dropped,
+        "total_cost_cents": run.total_cost_cents, "over_budget": run.over_budget,
+        "dropped_orders": [{"seller_id": d.seller_id, "listing_id": d.listing_id,
+                            "state": d.sampling_state.value, "reason": d.reason}
+                           for d in plan.dropped],
+        "skipped": [list(s) for s in plan.skipped]}, actor)
+    return run
+
+
+def periods_due(today: date) -> list[str]:
+    """Periods the daily job should plan: the current month, if not planned yet."""
+    key = f"{today.year:04d}-{today.month:02d}"
+    return [] if get_run(key) is not None else [key]
+
+
+def close_periods(today: date) -> list[PlanningRun]:
+    """Reveal the seed of every planned period that has ended, checking its commitment."""
+    revealed = []
+    runs = db.session.execute(select(PlanningRun).where(PlanningRun.seed_hex.is_(None))
+                              .order_by(PlanningRun.period)).scalars()
+    for run in runs:
+        if parse_period(run.period).end >= today:
+            continue
+        path = _seed_file(run.period)
+        if not path.is_file():
+            raise ServiceError(f"The sealed seed of {run.period} is missing ({path}); "
+                               "the plan cannot be verified without it.")
+        seed = bytes.fromhex(path.read_text().strip())
+        if compute_commitment(seed) != run.commitment:
+            raise ServiceError(f"The sealed seed of {run.period} does not match its "
+                               "commitment; it was altered.")
+        run.seed_hex = seed.hex()
+        run.revealed_at = utcnow()
+        db.session.flush()
+        audit.record("plan.seed_revealed", "planning_run", run.id,
+                     {"period": run.period, "seed": run.seed_hex,
+                      "commitment": run.commitment})
+        revealed.append(run)
+    return revealed
+
+
+def remove_revealed_seed_files(runs: Sequence[PlanningRun]) -> None:
+    """Delete sealed seed files once their seeds are committed to the database."""
+    for run in runs:
+        _seed_file(run.period).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """The result of re-deriving a plan from its seed and recorded inputs."""
+
+    period: str
+    commitment_ok: bool
+    differences: list[str]
+
+    @property
+    def match(self) -> bool:
+        """True when the commitment holds and the stored orders equal the derived ones."""
+        return self.commitment_ok and not self.differences
+
+
+def verify_plan(period_key: str) -> PlanCheck:
+    """Re-derive a closed period's plan from its revealed seed and compare."""
+    period = _period(period_key)
+    run = get_run(period.key)
+    if run is None:
+        raise ServiceError(f"{period.key} has not been planned.")
+    if run.seed_hex is None:
+        raise ServiceError(f"The seed of {period.key} is revealed only after the period "
+                           f"closes (after {period.end}); only its commitment "
+                           f"{run.commitment} is known now.")
+    seed = bytes.fromhex(run.seed_hex)
+    expected = compute_plan(inputs_from_json(run.inputs_json), seed)
+    stored = [PlannedOrder(seller_id=o.seller_id, listing_id=o.listing_id,
+                           planned_at=o.planned_at, buyer_account=o.buyer_account,
+                           sampling_state=SamplingState(o.sampling_state),
+                           protected=o.protected, cost_cents=o.cost_cents)
+              for o in db.session.execute(select(TestOrder).where(TestOrder.run_id == run.id)
+                                          .order_by(TestOrder.planned_at, TestOrder.seller_id,
+                                                    TestOrder.listing_id)).scalars()]
+    return PlanCheck(period.key, compute_commitment(seed) == run.commitment,
+                     compute_plan_differences(expected.orders, stored))
+
+
+def planning_runs() -> list[PlanningRun]:
+    """All planning runs, newest period first."""
+    return list(db.session.execute(select(PlanningRun).order_by(PlanningRun.period.desc()))
+                .scalars())
+
+
+# ---------------------------------------------------------------- test orders
+
+
+def _check_order(order: TestOrder, expected_version: int | None) -> None:
+    if expected_version is not None and order.version != expected_version:
+        raise ConflictError(f"Test order #{order.id} changed since you opened it (it is now "
+                            f"{order.status}). Review it and try again.")
+
+
+def _move(order: TestOrder, target: OrderStatus, actor: User, payload: Mapping[str, Any],
+          expected_version: int | None) -> None:
+    _check_order(order, expected_version)
+    try:
+        ensure_order_transition(OrderStatus(order.status), target)
+    except OrderTransitionError as exc:
+        raise ServiceError(str(exc)) from None
+    before = order.status
+    order.status = target.value
+    order.updated_at = utcnow()
+    flush_or_conflict("test order")
+    audit.record(f"order.{target.value}", "test_order", order.id,
+                 {"from": before, "to": target.value, **payload}, actor)
+
+
+def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
+                buyer_account: str, actor: User, expected_version: int | None = None) -> None:
+    """Record that the order was placed on the marketplace."""
+    marketplace_ref = marketplace_ref.strip()
+    if not marketplace_ref:
+        raise ServiceError("Give the marketplace order reference.", "marketplace_ref")
+    if not 0 < price_paid_cents <= 100_000_00:
+        raise ServiceError("The price paid must be more than 0 and at most 100,000 euros.",
+                           "price_paid")
+    taken = db.session.execute(select(TestOrder.id).where(
+        TestOrder.marketplace_ref == marketplace_ref, TestOrder.id != order.id)).scalar()
+    if taken is not None:
+        raise ServiceError(f"Marketplace order {marketplace_ref} is already recorded on test "
+                           f"order #{taken}.", "marketplace_ref")
+    order.marketplace_ref = marketplace_ref
+    order.price_paid_cents = price_paid_cents
+    order.buyer_account = buyer_account.strip() or order.buyer_account
+    order.placed_at = utcnow()
+    order.placed_by_id = actor.id
+    _move(order, OrderStatus.PLACED, actor, {"marketplace_ref": marketplace_ref,
+                                             "price_paid_cents": price_paid_cents,
+                                             "buyer_account": order.buyer_account},
+          expected_version)
+
+
+def receive_order(order: TestOrder, received_on: date, condition: PackageCondition,
+                  actor: User, expected_version: int | None = None) -> None:
+    """Record the parcel's arrival and its condition."""
+    today = utcnow().date()
+    if received_on > today:
+        raise ServiceError("The arrival date cannot be in the future.", "received_on")
+    if order.placed_at is not None and received_on < order.placed_at.date():
+        raise ServiceError(f"The arrival date is before the order was placed "
+                           f"({order.placed_at.date()}).", "received_on")
+    order.received_on = received_on
+    order.package_condition = condition.value
+    order.received_by_id = actor.id
+    _move(order, OrderStatus.RECEIVED, actor, {"received_on": received_on.isoformat(),
+                                               "package_condition": condition.value},
+          expected_version)
+
+
+def cancel_order(order: TestOrder, reason: str, actor: User,
+                 expected_version: int | None = None) -> None:
+    """Cancel a planned or placed order, with a reason."""
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError("Give the reason for cancelling.", "reason")
+    order.cancel_reason = reason
+    _move(order, OrderStatus.CANCELLED, actor, {"reason": reason}, expected_version)
+
+
+def mark_lost(order: TestOrder, reason: str, actor: User,
+              expected_version: int | None = None) -> None:
+    """Record that a placed order never arrived (a delivery failure)."""
+    order.cancel_reason = reason.strip() or "Never arrived."
+    _move(order, OrderStatus.LOST, actor, {"reason": order.cancel_reason}, expected_version)
+
+
+def close_order(order: TestOrder, disposition: Disposition, actor: User,
+                expected_version: int | None = None) -> None:
+    """Close an inspected order: device returned, refunded or kept as evidence."""
+    order.disposition = disposition.value
+    order.closed_at = utcnow()
+    _move(order, OrderStatus.CLOSED, actor, {"disposition": disposition.value},
+          expected_version)
+
+
+def order_queue(kind: str) -> Select[tuple[TestOrder]]:
+    """Orders an inspector works on, oldest first: to place, to receive, to inspect."""
+    now = utcnow()
+    stmt = select(TestOrder)
+    if kind == "place":
+        stmt = stmt.where(TestOrder.status == OrderStatus.PLANNED.value,
+                          TestOrder.planned_at <= now).order_by(TestOrder.planned_at)
+    elif kind == "receive":
+        stmt = stmt.where(TestOrder.status == OrderStatus.PLACED.value).order_by(
+            TestOrder.placed_at)
+    elif kind == "inspect":
+        stmt = stmt.where(TestOrder.status == OrderStatus.RECEIVED.value).order_by(
+            TestOrder.received_on, TestOrder.id)
+    elif kind == "upcoming":
+        stmt = stmt.where(TestOrder.status == OrderStatus.PLANNED.value,
+                          TestOrder.planned_at > now).order_by(TestOrder.planned_at)
+    else:
+        stmt = stmt.order_by(TestOrder.planned_at.desc())
+    return stmt.order_by(TestOrder.id)
+
+
+def queue_counts() -> dict[str, int]:
+    """How many orders wait in each queue, and how many planned orders are overdue."""
+    now = utcnow()
+    rows = dict(db.session.execute(
+        select(TestOrder.status, func.count()).where(TestOrder.status.in_(
+            [OrderStatus.PLACED.value, OrderStatus.RECEIVED.value]))
+        .group_by(TestOrder.status)).all())
+    due = db.session.execute(select(func.count()).select_from(TestOrder).where(
+        TestOrder.status == OrderStatus.PLANNED.value, TestOrder.planned_at <= now)).scalar_one()
+    overdue = db.session.execute(select(func.count()).select_from(TestOrder).where(
+        TestOrder.status == OrderStatus.PLANNED.value,
+        TestOrder.planned_at < now - OVERDUE_AFTER)).scalar_one()
+    return {"place": due, "overdue": overdue,
+            "receive": rows.get(OrderStatus.PLACED.value, 0),
+            "inspect": rows.get(OrderStatus.RECEIVED.value, 0)}
+
+
+def seller_orders(seller: Seller) -> list[TestOrder]:
+    """A seller's test orders, newest planned first."""
+    return list(db.session.execute(select(TestOrder).where(TestOrder.seller_id == seller.id)
+                                   .order_by(TestOrder.planned_at.desc())).scalars())
+
+
+# ---------------------------------------------------------------- inspections
+
+
+def checkpoints_for(category: str) -> list[Checkpoint]:
+    """The active checkpoints of the catalog that apply to a device category."""
+    rows = db.session.execute(select(Checkpoint).where(Checkpoint.active.is_(True))
+                              .order_by(Checkpoint.position)).scalars()
+    lookup = "smartphone" if category in ("smartwatch", "console") else category
+    return [c for c in rows if lookup in c.categories.split(",")]
+
+
+@dataclass(frozen=True)
+class InspectionInput:
+    """What an inspector records about a device."""
+
+    observed_grade: str
+    battery_percent: object
+    battery_cycles: int | None
+    battery_swollen: bool
+    cable_missing: bool
+    notes: str
+    outcomes: Mapping[str, tuple[bool, str]]  # checkpoint code -> (passed, note)
+    photos: Sequence[tuple[IO[bytes], str | None]] = field(default_factory=tuple)
+
+
+def current_inspection(order: TestOrder) -> Inspection | None:
+    """The inspection version in force for an order, if inspected."""
+    return db.session.execute(select(Inspection).where(
+        Inspection.order_id == order.id, Inspection.is_current.is_(True))).scalar_one_or_none()
+
+
+def inspection_versions(order: TestOrder) -> list[Inspection]:
+    """Every inspection version of an order, oldest first."""
+    return list(db.session.execute(select(Inspection).where(Inspection.order_id == order.id)
+                                   .order_by(Inspection.version)).scalars())
+
+
+def _build_inspection(order: TestOrder, data: InspectionInput, actor: User,
+                      version: int) -> Inspection:
+    checkpoints = checkpoints_for(order.listing.category)
+    missing = [c.code for c in checkpoints if c.code not in data.outcomes]
+    if missing:
+        raise ServiceError("Record every checkpoint before submitting; missing: "
+                           + ", ".join(missing) + ".", "checkpoints")
+    unknown = sorted(set(data.outcomes) - {c.code for c in checkpoints})
+    if unknown:
+        raise ServiceError("These checkpoints do not apply to this device: "
+                           + ", ".join(unknown) + ".", "checkpoints")
+    battery_error = check_battery(data.battery_percent)
+    if battery_error:
+        raise ServiceError(battery_error, "battery_percent")
+    battery = data.battery_percent if isinstance(data.battery_percent, int) else None
+    if data.battery_cycles is not None and not 0 <= data.battery_cycles <= 100_000:
+        raise ServiceError("Battery cycles must be between 0 and 100,000.", "battery_cycles")
+    try:
+        observed = Grade(data.observed_grade)
+    except ValueError:
+        raise ServiceError("Choose the observed cosmetic grade.", "observed_grade") from None
+    score = compute_score(InspectionFacts(
+        promised_grade=Grade(order.listing.promised_grade), observed_grade=observed,
+        battery_percent=battery, battery_swollen=data.battery_swollen,
+        cable_missing=data.cable_missing,
+        outcomes=tuple(CheckpointOutcome(c.code, Severity(c.severity), data.outcomes[c.code][0])
+                       for c in checkpoints)))
+    inspection = Inspection(
+        order_id=order.id, version=version, is_current=True, inspector_id=actor.id,
+        submitted_at=utcnow(), observed_grade=observed.value, battery_percent=battery,
+        battery_cycles=data.battery_cycles, battery_swollen=data.battery_swollen,
+        cable_missing=data.cable_missing, notes=data.notes.strip(),
+        verdict=score.verdict.value, score=score.score, reasons=json.dumps(list(score.reasons)),
+        results=[InspectionResult(position=i, code=c.code, severity=c.severity,
+                                  passed=data.outcomes[c.code][0],
+                                  note=data.outcomes[c.code][1].strip())
+                 for i, c in enumerate(checkpoints, start=1)])
+    for stream, name in data.photos:
+        inspection.photos.append(_store_photo(stream, name))
+    return inspection
+
+
+def _store_photo(stream: IO[bytes], name: str | None) -> InspectionPhoto:
+    cfg = current_app.config
+    try:
+        stored = evidence_store.store_evidence(stream, name, Path(cfg["EVIDENCE_DIR"]),
+                                               cfg["EVIDENCE_MAX_BYTES"])
+    except evidence_store.EvidenceError as exc:
+        raise ServiceError(f"Photo {name or ''}: {exc}", "photos") from None
+    if not stored.content_type.startswith("image/"):
+        raise ServiceError(f"Photo {stored.filename} is not an image (PNG or JPEG).", "photos")
+    return InspectionPhoto(sha256=stored.sha256, filename=stored.filename,
+                           content_type=stored.content_type, size=stored.size)
+
+
+def _inspection_payload(i: Inspection) -> dict[str, Any]:
+    return {"version": i.version, "verdict": i.verdict, "score": i.score,
+            "observed_grade": i.observed_grade, "battery_percent": i.battery_percent,
+            "battery_cycles": i.battery_cycles, "battery_swollen": i.battery_swollen,
+            "cable_missing": i.cable_missing, "notes": i.notes,
+            "failed": [r.code for r in i.results if not r.passed],
+            "photos": [p.sha256 for p in i.photos], "reasons": json.loads(i.reasons)}
+
+
+def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
+                      expected_version: int | None = None) -> Inspection:
+    """Score and store the inspection of a received order; it is immutable afterwards."""
+    _check_order(order, expected_version)
+    if order.status != OrderStatus.RECEIVED.value:
+        if order.status in (OrderStatus.INSPECTED.value, OrderStatus.CLOSED.value):
+            raise ConflictError(f"Test order #{order.id} has already been inspected; "
+                                "change it through an amendment with a reason.")
+        raise ServiceError(f"Test order #{order.id} is {order.status}; only a received "
+                           "device can be inspected.")
+    inspection = _build_inspection(order, data, actor, version=1)
+    db.session.add(inspection)
+    order.inspected_at = inspection.submitted_at
+    _move(order, OrderStatus.INSPECTED, actor, {"inspection": "submitted"}, None)
+    flush_or_conflict("test order", f"Test order #{order.id} was inspected by someone else "
+                                    "a moment ago.")
+    audit.record("inspection.submitted", "test_order", order.id,
+                 {"seller_id": order.seller_id, **_inspection_payload(inspection)}, actor)
+    events.emit(events.InspectionRecorded(order.id, order.seller_id, inspection.id, 1,
+                                          inspection.verdict, amended=False))
+    return inspection
+
+
+def amend_inspection(order: TestOrder, data: InspectionInput, reason: str, actor: User,
+                     expected_version: int | None = None) -> Inspection:
+    """Replace the inspection in force by a new version, keeping both, with a reason."""
+    _check_order(order, expected_version)
+    previous = current_inspection(order)
+    if previous is None:
+        raise ServiceError(f"Test order #{order.id} has no inspection to amend.")
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError("Say why the inspection is amended.", "amend_reason")
+    lock(f"inspection:{order.id}")
+    inspection = _build_inspection(order, data, actor, version=previous.version + 1)
+    inspection.amend_reason = reason
+    for photo in previous.photos:
+        inspection.photos.append(InspectionPhoto(sha256=photo.sha256, filename=photo.filename,
+                                                 content_type=photo.content_type,
+                                                 size=photo.size))
+    previous.is_current = False
+    db.session.add(inspection)
+    order.updated_at = utcnow()
+    flush_or_conflict("test order", f"Test order #{order.id} was amended by someone else "
+                                    "a moment ago.")
+    audit.record("inspection.amended", "test_order", order.id, {
+        "seller_id": order.seller_id, "reason": reason,
+        "before": _inspection_payload(previous), "after": _inspection_payload(inspection)},
+        actor)
+    events.emit(events.InspectionRecorded(order.id, order.seller_id, inspection.id,
+                                          inspection.version, inspection.verdict, amended=True))
+    return inspection
+
+
+def photo_path(photo: InspectionPhoto) -> Path:
+    """Where a photo's content is stored."""
+    return evidence_store.evidence_path(Path(current_app.config["EVIDENCE_DIR"]), photo.sha256)
+
+
+def overdue_since(order: TestOrder, now: datetime | None = None) -> timedelta | None:
+    """How long a planned order is past its planned time beyond the grace, if overdue."""
+    late = (now or utcnow()) - order.planned_at
+    return late if order.status == OrderStatus.PLANNED.value and late > OVERDUE_AFTER else None
+
+
+CABLE_AND_BATTERY = (CABLE_CODE, BATTERY_CODE)
