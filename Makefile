@@ -25,8 +25,11 @@ db: install instance/config.py
 	$(FLASK) db upgrade
 	$(FLASK) demo seed --if-empty
 
+# The web server and the one scheduler process side by side; Ctrl-C stops both.
 run: db
-	@echo "Labelkeeper on http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	@echo "Labelkeeper on http://$(HOST):$(PORT) with the scheduler (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(FLASK) scheduler & \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install

@@ -84,7 +84,7 @@ def _render_order(order: TestOrder, **forms: object) -> str:
         place_form=forms.get("place_form") or PlaceOrderForm(
             obj=order, price_paid=Decimal(order.cost_cents) / 100),
         receive_form=forms.get("receive_form") or ReceiveOrderForm(
-            obj=order, received_on=utcnow().date()),
+            version=order.version, received_on=utcnow().date()),
         reason_form=forms.get("reason_form") or ReasonForm(obj=order),
         close_form=forms.get("close_form") or CloseOrderForm(obj=order),
         accounts=settings.accounts)

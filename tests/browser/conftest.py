@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -42,9 +43,16 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def live_server(db_uri: str) -> Iterator[str]:
+def live_app(db_uri: str, tmp_path: Path) -> Flask:
+    """The app the live server serves (tests may prepare data in its context)."""
+    return create_app(make_config(db_uri, EVIDENCE_DIR=str(tmp_path / "evidence"),
+                                  PLAN_SEED_DIR=str(tmp_path / "seeds")))
+
+
+@pytest.fixture
+def live_server(live_app: Flask) -> Iterator[str]:
     """Serve the app with the demo accounts on a free port; yield its base URL."""
-    app = create_app(make_config(db_uri))
+    app = live_app
     with app.app_context():
         ensure_demo_accounts()
         db.session.commit()
