@@ -22,7 +22,7 @@ from core.db import db, flush_or_conflict, lock
 from core.errors import ConflictError, ServiceError
 from core.models import User
 from qc import events
-from qc.catalog import BATTERY_CODE, CABLE_CODE, Severity
+from qc.catalog import Severity
 from qc.listing_csv import parse_listing_csv
 from qc.models import (
     Checkpoint,
@@ -504,6 +504,13 @@ def seller_orders(seller: Seller) -> list[TestOrder]:
                                    .order_by(TestOrder.planned_at.desc())).scalars())
 
 
+def seller_verdicts(seller: Seller) -> dict[int, str]:
+    """The verdict in force of each inspected order of a seller, by order id."""
+    return dict(db.session.execute(
+        select(Inspection.order_id, Inspection.verdict).join(TestOrder)
+        .where(TestOrder.seller_id == seller.id, Inspection.is_current.is_(True))).all())
+
+
 # ---------------------------------------------------------------- inspections
 
 
@@ -669,5 +676,3 @@ def overdue_since(order: TestOrder, now: datetime | None = None) -> timedelta | 
     late = (now or utcnow()) - order.planned_at
     return late if order.status == OrderStatus.PLANNED.value and late > OVERDUE_AFTER else None
 
-
-CABLE_AND_BATTERY = (CABLE_CODE, BATTERY_CODE)

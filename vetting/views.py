@@ -22,6 +22,7 @@ from core.errors import ServiceError
 from core.forms import show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc import services as qc_services
 from qc.sampling import SamplingState
 from vetting import services
 from vetting.applications import (
@@ -129,7 +130,8 @@ def seller_detail(seller_id: int) -> str:
         "vetting/seller_detail.html", seller=seller,
         applications=services.seller_applications(seller),
         label_events=services.seller_label_history(seller),
-        open_application=services.open_application(seller), status_labels=STATUS_LABELS)
+        open_application=services.open_application(seller), status_labels=STATUS_LABELS,
+        orders=qc_services.seller_orders(seller), verdicts=qc_services.seller_verdicts(seller))
 
 
 @bp.route("/sellers/import", methods=["GET", "POST"])

@@ -67,7 +67,10 @@ def test_order_lifecycle_from_planned_to_closed(app: Flask, client: FlaskClient,
     assert "DISP-1 failed (major)" in json.loads(inspection.reasons)
     assert [(e.order_id, e.version, e.verdict, e.amended) for e in received] == [
         (order.id, 1, "major", False)]
+    seller_page = client.get(f"/vetting/sellers/{order.seller_id}")
+    assert seller_page.status_code == 403  # inspectors do not see seller files
     detail = client.get(f"/qc/orders/{order.id}").get_data(as_text=True)
+    assert "sampling onboarding" in detail
     assert "Version 1 (in force)" in detail
     assert "DISP-1" in detail
     db.session.refresh(order)
@@ -245,3 +248,16 @@ def test_order_queues_are_oldest_first(app: Flask, client: FlaskClient,
     page = client.get("/qc/orders?queue=place").get_data(as_text=True)
     positions = [page.index(f">#{o.id}<") for o in orders]
     assert positions == sorted(positions)
+
+
+def test_seller_page_lists_test_orders_with_verdicts(app: Flask, client: FlaskClient,
+                                                     login: Callable[..., object]) -> None:
+    order = one_order(app)
+    login("inspector", "compliance")
+    place(client, order)
+    receive(client, order)
+    inspect(client, order, failed=("PACK-1",))
+    page = client.get(f"/vetting/sellers/{order.seller_id}").get_data(as_text=True)
+    assert 'data-testid="seller-orders"' in page
+    assert "<td>inspected</td>" in page
+    assert "<td>minor</td>" in page
