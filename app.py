@@ -87,6 +87,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_security(app)
     register_blueprints(app)
+    register_events(app)
     register_cli(app)
     return app
 
@@ -106,6 +107,7 @@ def register_security(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach every feature package's blueprint and its dashboard panels."""
     from compliance.views import bp as compliance_bp
+    from compliance.views import register_panels as compliance_panels
     from core.views import bp as core_bp
     from core.views import register_panels as core_panels
     from qc.views import bp as qc_bp
@@ -118,6 +120,20 @@ def register_blueprints(app: Flask) -> None:
     core_panels(app)
     vetting_panels(app)
     qc_panels(app)
+    compliance_panels(app)
+
+
+def register_events(app: Flask) -> None:
+    """Wire the in-process events: inspections feed the statistics, label changes restart
+    them and queue suspensions for review."""
+    from compliance.services import on_label_changed as queue_review
+    from qc import decision_service
+    from qc import events as inspection_events
+    from vetting import events as label_events
+
+    inspection_events.subscribe(app, decision_service.on_inspection)
+    label_events.subscribe(app, decision_service.on_label_changed)
+    label_events.subscribe(app, queue_review)
 
 
 def register_cli(app: Flask) -> None:
@@ -135,13 +151,15 @@ def register_cli(app: Flask) -> None:
 
 def scheduled_jobs() -> list[Job]:
     """The jobs of the scheduler process (times in UTC); each is also a CLI command."""
-    from qc.jobs import run_period_closing, run_planning
+    from qc.jobs import run_evaluation, run_period_closing, run_planning, run_renewal
     from vetting.jobs import run_label_expiry
 
     return [
         Job("planning", run_planning, {"hour": 0, "minute": 5}),
         Job("period-closing", run_period_closing, {"hour": 0, "minute": 15}),
+        Job("renewal", run_renewal, {"hour": 0, "minute": 20}),
         Job("label-expiry", run_label_expiry, {"hour": 0, "minute": 25}),
+        Job("evaluation", run_evaluation, {"hour": 1, "minute": 0}),
     ]
 
 
@@ -150,7 +168,7 @@ def scheduled_jobs() -> list[Job]:
               help="Stop after this many seconds (for tests and smoke checks).")
 @with_appcontext
 def scheduler_command(exit_after: float | None) -> None:
-    """Run the one scheduler process (planning, period closing, label expiry)."""
+    """Run the one scheduler process (planning, period closing, renewal, expiry, evaluation)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_scheduler(current_app._get_current_object(), scheduled_jobs(),  # type: ignore[attr-defined]

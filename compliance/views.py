@@ -1,15 +1,160 @@
-"""Compliance pages: suspension review, reports and exports."""
+"""Compliance pages: the suspension review queue, appeals, reinstatement and revocation."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import json
 
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from compliance import services
+from compliance.forms import CaseDecisionForm, CaseForm, ReasonForm, ReviewForm
+from compliance.models import SellerCase, SuspensionReview
+from core import dashboard
+from core.clock import utcnow
+from core.db import db
+from core.errors import ServiceError
+from core.forms import show_service_error
+from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc import decision_service as decisions
+from qc import services as qc_services
+from vetting.models import Seller
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
+Page = str | Response | tuple[str, int]
 
 
 @bp.route("/reviews")
 @roles_required(Role.COMPLIANCE)
 def reviews() -> str:
-    return render_template("compliance/reviews.html")
+    return render_template("compliance/reviews.html", page=paginate(services.pending_reviews()),
+                           now=utcnow())
+
+
+def seller_evidence(seller: Seller) -> dict[str, object]:
+    """What a reviewer needs to see about a seller's statistics and inspections."""
+    return {"orders": qc_services.seller_orders(seller)[:30],
+            "verdicts": qc_services.seller_verdicts(seller),
+            **decisions.seller_summary(seller)}
+
+
+@bp.route("/reviews/<int:review_id>", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE)
+def review_detail(review_id: int) -> Page:
+    review = db.session.get(SuspensionReview, review_id) or abort(404)
+    form = ReviewForm(version=review.version)
+    if form.validate_on_submit():
+        try:
+            if form.decision.data == "confirm":
+                services.confirm_suspension(review, form.reason.data or "", current_user,
+                                            form.version.data)
+            else:
+                services.overturn_suspension(review, form.reason.data or "", current_user,
+                                             form.version.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"Suspension of {review.seller.display_name} {review.status}.", "success")
+            return redirect(url_for("compliance.seller_file", seller_id=review.seller_id))
+    snapshot = json.loads(review.label_event.snapshot or "{}")
+    page = render_template("compliance/review_detail.html", review=review, form=form,
+                           seller=review.seller, snapshot=snapshot,
+                           **seller_evidence(review.seller))
+    return (page, 400) if form.is_submitted() else page
+
+
+@bp.route("/sellers/<int:seller_id>")
+@roles_required(Role.COMPLIANCE)
+def seller_file(seller_id: int) -> str:
+    seller = db.session.get(Seller, seller_id) or abort(404)
+    return _render_file(seller)
+
+
+def _render_file(seller: Seller, **forms: object) -> str:
+    return render_template(
+        "compliance/seller_file.html", seller=seller, cases=services.seller_cases(seller),
+        reviews=services.seller_reviews(seller),
+        case_form=forms.get("case_form") or CaseForm(received_on=utcnow().date()),
+        reason_form=forms.get("reason_form") or ReasonForm(),
+        decision_form_for=lambda case: CaseDecisionForm(prefix=f"case{case.id}",
+                                                        version=case.version),
+        **seller_evidence(seller))
+
+
+@bp.route("/sellers/<int:seller_id>/cases", methods=["POST"])
+@roles_required(Role.COMPLIANCE)
+def case_new(seller_id: int) -> Page:
+    seller = db.session.get(Seller, seller_id) or abort(404)
+    form = CaseForm()
+    if form.validate_on_submit():
+        try:
+            services.record_case(seller, form.kind.data, form.summary.data,
+                                 form.received_on.data, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Recorded.", "success")
+            return redirect(url_for("compliance.seller_file", seller_id=seller.id))
+    return _render_file(seller, case_form=form), 400
+
+
+@bp.route("/cases/<int:case_id>", methods=["POST"])
+@roles_required(Role.COMPLIANCE)
+def case_decide(case_id: int) -> Response:
+    case = db.session.get(SellerCase, case_id) or abort(404)
+    form = CaseDecisionForm(prefix=f"case{case.id}")
+    if form.validate_on_submit():
+        try:
+            services.decide_case(case, form.decision.data == "accept", form.reason.data or "",
+                                 current_user, form.version.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"The {services.CASE_KINDS[case.kind]} was {case.status}.", "success")
+    else:
+        flash("Choose accept or reject.", "danger")
+    return redirect(url_for("compliance.seller_file", seller_id=case.seller_id))
+
+
+def _label_action(seller_id: int, action, done: str) -> Page:  # type: ignore[no-untyped-def]
+    seller = db.session.get(Seller, seller_id) or abort(404)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            action(seller, form.reason.data or "", current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{seller.display_name} {done}.", "success")
+            return redirect(url_for("compliance.seller_file", seller_id=seller.id))
+    return _render_file(seller, reason_form=form), 400
+
+
+@bp.route("/sellers/<int:seller_id>/reinstate", methods=["POST"])
+@roles_required(Role.COMPLIANCE)
+def reinstate(seller_id: int) -> Page:
+    return _label_action(seller_id, services.reinstate, "is reinstated on probation")
+
+
+@bp.route("/sellers/<int:seller_id>/revoke", methods=["POST"])
+@roles_required(Role.COMPLIANCE)
+def revoke(seller_id: int) -> Page:
+    return _label_action(seller_id, services.revoke, "has had the label revoked")
+
+
+def register_panels(app: Flask) -> None:
+    """The compliance panel of the home dashboard."""
+    dashboard.register_panel(app, dashboard.Panel(
+        "Suspensions to review", frozenset({Role.COMPLIANCE}), "compliance/_panel_reviews.html",
+        lambda: {"page": db.paginate(services.pending_reviews(), page=1, per_page=5,
+                                     error_out=False), "now": utcnow()}))

@@ -10,7 +10,8 @@ from flask.cli import AppGroup
 
 from core.db import db
 from core.errors import ServiceError
-from qc import jobs, services
+from qc import decision_service, jobs, services
+from qc.stats import describe_plan, oc_probability
 
 qc_cli = AppGroup("qc", help="Mystery test orders: planning and verification.")
 
@@ -87,3 +88,46 @@ def verify_plan_command(period: str) -> None:
 def register_cli(app: Flask) -> None:
     """Attach the qc command group."""
     app.cli.add_command(qc_cli)
+
+
+@qc_cli.command("evaluate")
+@click.option("--dry-run", is_flag=True, help="Report differences without fixing them.")
+def evaluate_command(dry_run: bool) -> None:
+    """Replay every seller's history; report (and fix) statistics that differ."""
+    total, corrections = decision_service.evaluate_fleet(fix=not dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for c in corrections:
+        diffs = ", ".join(f"{k}: stored {a} -> replayed {b}"
+                          for k, (a, b) in c.differences.items())
+        click.echo(f"seller #{c.seller_id}: {diffs}")
+    verb = "differ" if dry_run else "corrected"
+    click.echo(f"evaluated {total} sellers; {len(corrections)} {verb}")
+
+
+@qc_cli.command("oc")
+@click.option("--p", "p", type=click.FloatRange(0, 1), required=True,
+              help="True defect rate of the seller.")
+@click.option("--n", "n", type=click.IntRange(0, 10_000), required=True,
+              help="Number of inspected orders.")
+@click.option("--head-start", type=click.FloatRange(0), default=0.0, show_default=True)
+def oc_command(p: float, n: int, head_start: float) -> None:
+    """Probability of suspension within N orders for a seller at defect rate P."""
+    plan = decision_service.current_plan()
+    click.echo(describe_plan(plan.params))
+    click.echo(f"P(suspended within {n} orders | p = {p:g}, S0 = {head_start:g}) =")
+    click.echo(f"{oc_probability(p, n, plan.main, head_start):.4f}")
+
+
+@qc_cli.command("renew")
+@click.option("--on", "on", default=None, help="Pretend today is this date (YYYY-MM-DD).")
+def renew_command(on: str | None) -> None:
+    """Renew labels at their anniversary (the daily job)."""
+    renewed = jobs.run_renewal(_day(on))
+    for seller, full in renewed:
+        click.echo(f"#{seller.id} {seller.display_name}: "
+                   f"{'renewed' if full else 'renewed conditionally'} until "
+                   f"{seller.label_valid_until}")
+    click.echo(f"{len(renewed)} label(s) renewed.")

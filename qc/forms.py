@@ -35,6 +35,11 @@ def _rate(label: str) -> DecimalField:
         InputRequired(), NumberRange(min=0, max=31, message="Between 0 and 31 a month.")])
 
 
+def _probability(label: str) -> DecimalField:
+    return DecimalField(label, places=4, validators=[
+        InputRequired(), NumberRange(min=0, max=1, message="A probability between 0 and 1.")])
+
+
 class ListingImportForm(FlaskForm):
     file = FileField("CSV file (UTF-8)", validators=[FileRequired("Choose a CSV file.")])
     submit = SubmitField("Check and import")
@@ -49,6 +54,11 @@ class SamplingSettingsForm(FlaskForm):
         InputRequired(), NumberRange(min=0, max=100_000_000)])
     buyer_accounts = TextAreaField("Buyer accounts to rotate (one per line)",
                                    validators=[DataRequired(), Length(max=5000)])
+    p0 = _probability("Acceptable defect rate p0")
+    p1 = _probability("Rejectable defect rate p1")
+    alpha = _probability("alpha (chance of suspending a seller at p0)")
+    beta = _probability("beta (chance of missing a seller at p1)")
+    preview = SubmitField("Preview")
     submit = SubmitField("Save settings")
 
 

@@ -6,8 +6,9 @@ from datetime import date
 
 from core.clock import utcnow
 from core.db import db
-from qc import services
+from qc import decision_service, services
 from qc.models import PlanningRun
+from vetting.models import Seller
 
 
 def run_planning(today: date | None = None) -> list[PlanningRun]:
@@ -26,3 +27,17 @@ def run_period_closing(today: date | None = None) -> list[PlanningRun]:
     db.session.commit()
     services.remove_revealed_seed_files(revealed)
     return revealed
+
+
+def run_renewal(today: date | None = None) -> list[tuple[Seller, bool]]:
+    """Renew every label at its anniversary (fully or conditionally)."""
+    renewed = decision_service.renew_labels(today or utcnow().date())
+    db.session.commit()
+    return renewed
+
+
+def run_evaluation() -> list[decision_service.Correction]:
+    """Replay every seller's history and correct statistics that differ (nightly)."""
+    _, corrections = decision_service.evaluate_fleet(fix=True)
+    db.session.commit()
+    return corrections

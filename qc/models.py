@@ -45,6 +45,10 @@ class SamplingSettings(db.Model):  # type: ignore[name-defined,misc]
     rate_tightened: Mapped[float]
     budget_cents: Mapped[int]
     buyer_accounts: Mapped[str] = mapped_column(Text)  # one per line
+    p0: Mapped[float] = mapped_column(default=0.05)
+    p1: Mapped[float] = mapped_column(default=0.20)
+    alpha: Mapped[float] = mapped_column(default=0.005)
+    beta: Mapped[float] = mapped_column(default=0.10)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -184,3 +188,27 @@ class InspectionPhoto(db.Model):  # type: ignore[name-defined,misc]
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int]
+
+
+class SellerStatistics(db.Model):  # type: ignore[name-defined,misc]
+    """A seller's running label statistics, and the restart point a replay starts from."""
+
+    __tablename__ = "seller_statistics"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), primary_key=True)
+    s: Mapped[float] = mapped_column(default=0.0)
+    minor_s: Mapped[float] = mapped_column(default=0.0)
+    clean_run: Mapped[int] = mapped_column(default=0)
+    onboarding: Mapped[bool] = mapped_column(default=True)
+    inspected: Mapped[int] = mapped_column(default=0)
+    defects: Mapped[int] = mapped_column(default=0)
+    minor: Mapped[int] = mapped_column(default=0)
+    critical: Mapped[int] = mapped_column(default=0)
+    # Replays fold the verdicts of orders inspected after epoch_at into epoch_stats (JSON):
+    # a grant, reinstatement or conditional renewal restarts the statistics there.
+    epoch_at: Mapped[datetime] = mapped_column(default=utcnow)
+    epoch_stats: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}

@@ -60,6 +60,15 @@ from qc.sampling import (
     plan_fingerprint,
 )
 from qc.scoring import CheckpointOutcome, Grade, InspectionFacts, check_battery, compute_score
+from qc.stats import (
+    OC_NS,
+    OC_PS,
+    PlanParams,
+    compute_increments,
+    describe_plan,
+    oc_probability,
+    oc_table,
+)
 from vetting import evidence as evidence_store
 from vetting.labels import LabelStatus
 from vetting.models import Seller
@@ -101,12 +110,31 @@ def settings_rates(settings: SamplingSettings) -> dict[SamplingState, float]:
 
 def _settings_payload(s: SamplingSettings) -> dict[str, Any]:
     return {"rates": {k.value: v for k, v in settings_rates(s).items()},
-            "budget_cents": s.budget_cents, "buyer_accounts": s.accounts}
+            "budget_cents": s.budget_cents, "buyer_accounts": s.accounts,
+            "plan": {"p0": s.p0, "p1": s.p1, "alpha": s.alpha, "beta": s.beta}}
+
+
+def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float]) -> dict[str, Any]:
+    """What a plan would do: its increments, OC table and the fleet's expected wrongful
+    suspensions within 12 months if every labelled seller were at p0."""
+    inc = compute_increments(params)
+    by_state = dict(db.session.execute(
+        select(Seller.sampling_state, func.count()).where(Seller.label_status.in_(
+            [LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]))
+        .group_by(Seller.sampling_state)).all())
+    expected = 0.0
+    for state, sellers in by_state.items():
+        orders = round(12 * rates[SamplingState(state or SamplingState.ONBOARDING.value)])
+        expected += sellers * oc_probability(params.p0, orders, inc)
+    return {"increments": inc, "ps": OC_PS, "ns": OC_NS,
+            "table": oc_table(OC_PS, OC_NS, inc), "expected_wrongful": expected,
+            "sellers": sum(by_state.values()), "description": describe_plan(params)}
 
 
 def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
-                    buyer_accounts: Sequence[str], actor: User) -> SamplingSettings:
-    """Save a new version of the sampling plan settings."""
+                    buyer_accounts: Sequence[str], actor: User,
+                    params: PlanParams | None = None) -> SamplingSettings:
+    """Save a new version of the sampling plan settings (past decisions stay as they were)."""
     accounts = [a.strip() for a in buyer_accounts if a.strip()]
     if not accounts:
         raise ServiceError("Give at least one buyer account to rotate.", "buyer_accounts")
@@ -116,8 +144,10 @@ def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
         raise ServiceError("Rates must be between 0 and 31 orders a month.")
     if not 0 <= budget_cents <= 100_000_000_00:
         raise ServiceError("The budget must be between 0 and 100,000,000 euros.", "budget")
-    before = _settings_payload(current_settings())
-    settings = SamplingSettings(
+    previous = current_settings()
+    params = params or PlanParams(previous.p0, previous.p1, previous.alpha, previous.beta)
+    before = _settings_payload(previous)
+    settings = SamplingSettings(p0=params.p0, p1=params.p1, alpha=params.alpha, beta=params.beta,
         rate_onboarding=rates[SamplingState.ONBOARDING], rate_normal=rates[SamplingState.NORMAL],
         rate_reduced=rates[SamplingState.REDUCED], rate_tightened=rates[SamplingState.TIGHTENED],
         budget_cents=budget_cents, buyer_accounts="\n".join(accounts), created_by_id=actor.id)
@@ -615,6 +645,9 @@ def _inspection_payload(i: Inspection) -> dict[str, Any]:
 def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
                       expected_version: int | None = None) -> Inspection:
     """Score and store the inspection of a received order; it is immutable afterwards."""
+    # One seller's inspections are timestamped and counted one at a time, so the order of
+    # the history equals the order in which the statistics were updated.
+    lock(f"seller-statistics:{order.seller_id}")
     _check_order(order, expected_version)
     if order.status != OrderStatus.RECEIVED.value:
         if order.status in (OrderStatus.INSPECTED.value, OrderStatus.CLOSED.value):
@@ -645,7 +678,7 @@ def amend_inspection(order: TestOrder, data: InspectionInput, reason: str, actor
     reason = reason.strip()
     if not reason:
         raise ServiceError("Say why the inspection is amended.", "amend_reason")
-    lock(f"inspection:{order.id}")
+    lock(f"seller-statistics:{order.seller_id}")
     inspection = _build_inspection(order, data, actor, version=previous.version + 1)
     inspection.amend_reason = reason
     for photo in previous.photos:

@@ -40,6 +40,7 @@ from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
 from qc.orders import Disposition, OrderStatus, PackageCondition
 from qc.sampling import SamplingState
+from qc.stats import PlanParams, check_plan_params
 
 bp = Blueprint("qc", __name__, url_prefix="/qc")
 Page = str | Response | tuple[str, int]
@@ -260,25 +261,37 @@ def plan() -> Page:
     settings = services.current_settings()
     form = SamplingSettingsForm(obj=settings, budget_eur=Decimal(settings.budget_cents) / 100,
                                 buyer_accounts="\n".join(settings.accounts))
+    params: PlanParams | None = PlanParams(settings.p0, settings.p1, settings.alpha,
+                                           settings.beta)
+    rates = services.settings_rates(settings)
     if form.validate_on_submit():
         rates = {SamplingState.ONBOARDING: float(form.rate_onboarding.data),
                  SamplingState.NORMAL: float(form.rate_normal.data),
                  SamplingState.REDUCED: float(form.rate_reduced.data),
                  SamplingState.TIGHTENED: float(form.rate_tightened.data)}
-        try:
-            services.update_settings(rates, _cents(form.budget_eur.data),
-                                     form.buyer_accounts.data.splitlines(), current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Sampling plan settings saved; the next planned period uses them.",
-                  "success")
-            return redirect(url_for("qc.plan"))
+        values = [float(f.data) for f in (form.p0, form.p1, form.alpha, form.beta)]
+        problems = check_plan_params(*values)
+        params = None if problems else PlanParams(*values)
+        for message in problems:
+            flash(message, "danger")
+        if params is not None and form.submit.data and not form.preview.data:
+            try:
+                services.update_settings(rates, _cents(form.budget_eur.data),
+                                         form.buyer_accounts.data.splitlines(), current_user,
+                                         params)
+            except ServiceError as exc:
+                db.session.rollback()
+                show_service_error(form, exc)
+            else:
+                db.session.commit()
+                flash("Sampling plan saved; it applies from now on and does not change past "
+                      "decisions.", "success")
+                return redirect(url_for("qc.plan"))
+    preview = services.plan_preview(params, rates) if params is not None else None
     db.session.commit()  # the default settings are stored on first view
-    return render_template("qc/plan.html", form=form, settings=settings,
+    page = render_template("qc/plan.html", form=form, settings=settings, preview=preview,
                            runs=services.planning_runs())
+    return (page, 400) if form.is_submitted() and params is None else page
 
 
 @bp.route("/plan/<period>")

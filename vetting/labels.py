@@ -72,8 +72,10 @@ TRANSITIONS: Mapping[LabelStatus | None, frozenset[LabelStatus]] = MappingProxyT
         None: frozenset({_S.ACTIVE}),
         # active -> active is the renewal at the anniversary.
         _S.ACTIVE: frozenset({_S.ACTIVE, _S.SUSPENDED, _S.REVOKED, _S.EXPIRED}),
-        # Probation ends (14 clean orders in a row) or fails again.
-        _S.PROBATION: frozenset({_S.ACTIVE, _S.SUSPENDED, _S.REVOKED, _S.EXPIRED}),
+        # Probation ends (14 clean orders in a row) or fails again; probation -> probation
+        # is the renewal at the anniversary of a label still on probation.
+        _S.PROBATION: frozenset({_S.ACTIVE, _S.PROBATION, _S.SUSPENDED, _S.REVOKED,
+                                 _S.EXPIRED}),
         # Review overturned -> active; appeal/corrective plan accepted -> probation.
         _S.SUSPENDED: frozenset({_S.ACTIVE, _S.PROBATION, _S.REVOKED}),
         # A new application approved after the label lapsed.

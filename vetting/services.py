@@ -18,6 +18,7 @@ from core.db import db, flush_or_conflict, lock
 from core.errors import ConflictError, ServiceError
 from core.models import User
 from qc.sampling import SamplingState
+from vetting import events as label_events
 from vetting import evidence as evidence_store
 from vetting.applications import (
     EDITABLE_STATUSES,
@@ -278,6 +279,8 @@ def change_label(seller: Seller, target: LabelStatus, reason: str, actor: User |
         "valid_until": seller.label_valid_until.isoformat() if seller.label_valid_until else None,
         "sampling_state": seller.sampling_state, "snapshot": snapshot,
         "application_id": event.application_id}, actor)
+    label_events.emit(label_events.LabelChanged(seller.id, event.from_status, event.to_status,
+                                                event.id, event.pending_review))
     return event
 
 

@@ -22,6 +22,7 @@ from core.errors import ServiceError
 from core.forms import show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc import decision_service
 from qc import services as qc_services
 from qc.sampling import SamplingState
 from vetting import services
@@ -131,7 +132,8 @@ def seller_detail(seller_id: int) -> str:
         applications=services.seller_applications(seller),
         label_events=services.seller_label_history(seller),
         open_application=services.open_application(seller), status_labels=STATUS_LABELS,
-        orders=qc_services.seller_orders(seller), verdicts=qc_services.seller_verdicts(seller))
+        orders=qc_services.seller_orders(seller), verdicts=qc_services.seller_verdicts(seller),
+        **decision_service.seller_summary(seller))
 
 
 @bp.route("/sellers/import", methods=["GET", "POST"])

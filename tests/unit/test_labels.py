@@ -33,6 +33,7 @@ EXPECTED_EDGES: frozenset[tuple[LabelStatus | None, LabelStatus]] = frozenset(
         (S.ACTIVE, S.REVOKED),
         (S.ACTIVE, S.EXPIRED),
         (S.PROBATION, S.ACTIVE),
+        (S.PROBATION, S.PROBATION),
         (S.PROBATION, S.SUSPENDED),
         (S.PROBATION, S.REVOKED),
         (S.PROBATION, S.EXPIRED),

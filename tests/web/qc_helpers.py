@@ -78,3 +78,31 @@ def inspect(client: FlaskClient, order: TestOrder, amend: bool = False, files=No
         data["photos"] = files
     return client.post(f"/qc/orders/{order.id}/{'amend' if amend else 'inspect'}", data=data,
                        content_type="multipart/form-data")
+
+
+def received_orders(seller: Seller, count: int, start: datetime = NOW) -> list[TestOrder]:
+    """Orders for a seller that have arrived and wait for inspection (no planning needed)."""
+    from datetime import timedelta
+
+    from qc.models import Listing
+
+    run = db.session.execute(db.select(PlanningRun).where(PlanningRun.period == "2000-01")
+                             ).scalar_one_or_none()
+    if run is None:
+        run = PlanningRun(period="2000-01", commitment="0" * 64, inputs_json="{}",
+                          fingerprint="0" * 64, orders_planned=0, orders_dropped=0,
+                          total_cost_cents=0, over_budget=False)
+        db.session.add(run)
+        db.session.flush()
+    listing = db.session.execute(db.select(Listing).where(Listing.seller_id == seller.id)
+                                 ).scalars().first() or ListingFactory(seller=seller)
+    orders = [TestOrder(run_id=run.id, seller_id=seller.id, listing_id=listing.id,
+                        planned_at=start - timedelta(days=5), buyer_account="b@example.test",
+                        sampling_state="normal", protected=False, cost_cents=45_000,
+                        status="received", marketplace_ref=f"MP-{seller.id}-{i}-{start:%H%M%S}",
+                        price_paid_cents=45_000, placed_at=start - timedelta(days=4),
+                        received_on=start.date())
+              for i in range(count)]
+    db.session.add_all(orders)
+    db.session.commit()
+    return orders

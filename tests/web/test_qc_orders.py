@@ -70,7 +70,7 @@ def test_order_lifecycle_from_planned_to_closed(app: Flask, client: FlaskClient,
     seller_page = client.get(f"/vetting/sellers/{order.seller_id}")
     assert seller_page.status_code == 403  # inspectors do not see seller files
     detail = client.get(f"/qc/orders/{order.id}").get_data(as_text=True)
-    assert "sampling onboarding" in detail
+    assert "sampling tightened" in detail  # one major verdict: S = 1.39 >= 1.0
     assert "Version 1 (in force)" in detail
     assert "DISP-1" in detail
     db.session.refresh(order)

@@ -25,7 +25,9 @@ from tests.web.qc_helpers import NOW, labelled_seller, plan
 
 SETTINGS = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
             "rate_tightened": "4", "budget_eur": "60000",
-            "buyer_accounts": "buyer-a@example.test\nbuyer-b@example.test"}
+            "buyer_accounts": "buyer-a@example.test\nbuyer-b@example.test",
+            "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10",
+            "submit": "Save settings"}
 
 
 def count(model: type) -> int:

@@ -1,0 +1,37 @@
+"""Forms for reviews, appeals and corrective-action plans, reinstatement and revocation."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, RadioField, SelectField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+
+class ReviewForm(FlaskForm):
+    decision = RadioField("Decision", choices=[SelectChoice("confirm", "Confirm the suspension"),
+                                               SelectChoice("overturn", "Overturn it")],
+                          validators=[InputRequired(message="Choose confirm or overturn.")])
+    reason = TextAreaField("Reason (required to overturn)",
+                           validators=[Optional(), Length(max=5000)])
+    version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+
+
+class CaseForm(FlaskForm):
+    kind = SelectField("Kind", choices=[SelectChoice("appeal", "Appeal"),
+                                        SelectChoice("corrective_action",
+                                                     "Corrective-action plan")])
+    received_on = DateField("Received on", validators=[InputRequired()])
+    summary = TextAreaField("Summary", validators=[InputRequired(), Length(max=5000)])
+
+
+class CaseDecisionForm(FlaskForm):
+    decision = RadioField("Decision", choices=[SelectChoice("accept", "Accept"),
+                                               SelectChoice("reject", "Reject")],
+                          validators=[InputRequired(message="Choose accept or reject.")])
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=5000)])
+    version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[Optional(), Length(max=5000)])

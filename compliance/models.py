@@ -1,0 +1,59 @@
+"""Suspension reviews, appeals and corrective-action plans."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.db import db
+from core.models import User
+from vetting.models import LabelEvent, Seller
+
+
+class SuspensionReview(db.Model):  # type: ignore[name-defined,misc]
+    """A compliance officer's review of an automatic suspension."""
+
+    __tablename__ = "suspension_reviews"
+    __table_args__ = (Index("ix_suspension_reviews_status", "status", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    label_event_id: Mapped[int] = mapped_column(ForeignKey("label_events.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    seller: Mapped[Seller] = relationship()
+    label_event: Mapped[LabelEvent] = relationship()
+    decided_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SellerCase(db.Model):  # type: ignore[name-defined,misc]
+    """An appeal or a corrective-action plan a seller submitted, and its outcome."""
+
+    __tablename__ = "seller_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # appeal | corrective_action
+    summary: Mapped[str] = mapped_column(Text)
+    received_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}

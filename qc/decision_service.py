@@ -1,0 +1,320 @@
+"""Label decisions from inspection results: statistics, sampling state, suspensions, renewal.
+
+Called inside the transaction of the inspection (or label change) that triggers it, so a
+decision and its cause commit together. Flushes; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from core import audit
+from core.clock import utcnow
+from core.db import db, flush_or_conflict, lock
+from qc.chart import render_cusum_svg
+from qc.decisions import (
+    DEFECT_VERDICTS,
+    Action,
+    DecisionPlan,
+    SellerStats,
+    compute_amendment,
+    compute_conditional_renewal,
+    compute_decision,
+    compute_decision_plan,
+    compute_reinstated,
+    compute_replay,
+    compute_sampling_state,
+)
+from qc.events import InspectionRecorded
+from qc.models import Inspection, SamplingSettings, SellerStatistics, TestOrder
+from qc.services import current_settings
+from qc.stats import PlanParams, clopper_pearson, cusum_step
+from vetting.events import LabelChanged
+from vetting.labels import LabelStatus, compute_label_end
+from vetting.models import LabelEvent, Seller
+from vetting.services import change_label
+
+STAT_FIELDS = ("s", "minor_s", "clean_run", "onboarding", "inspected", "defects", "minor",
+               "critical")
+RENEWAL_MIN_INSPECTED = 6
+
+
+def plan_params(settings: SamplingSettings) -> PlanParams:
+    """The CUSUM parameters of a settings version."""
+    return PlanParams(p0=settings.p0, p1=settings.p1, alpha=settings.alpha, beta=settings.beta)
+
+
+def current_plan() -> DecisionPlan:
+    """The decision plan in force."""
+    return compute_decision_plan(plan_params(current_settings()))
+
+
+def _label(seller: Seller) -> LabelStatus | None:
+    return LabelStatus(seller.label_status) if seller.label_status else None
+
+
+def to_stats(row: SellerStatistics) -> SellerStats:
+    """The pure statistics held by a row."""
+    return SellerStats(**{f: getattr(row, f) for f in STAT_FIELDS})
+
+
+def _store(row: SellerStatistics, stats: SellerStats) -> None:
+    for f in STAT_FIELDS:
+        setattr(row, f, getattr(stats, f))
+    row.updated_at = utcnow()
+
+
+def epoch_start(row: SellerStatistics) -> SellerStats:
+    """The statistics a replay starts from (the last grant, reinstatement or renewal)."""
+    return SellerStats(**json.loads(row.epoch_stats)) if row.epoch_stats != "{}" else SellerStats()
+
+
+def statistics_row(seller_id: int) -> SellerStatistics:
+    """The seller's statistics, created at their defaults on first use."""
+    row = db.session.get(SellerStatistics, seller_id)
+    if row is None:
+        row = SellerStatistics(seller_id=seller_id, epoch_at=datetime(1970, 1, 1),
+                               epoch_stats="{}")
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def restart(row: SellerStatistics, stats: SellerStats) -> None:
+    """Start a new epoch from `stats` now (grant, reinstatement, conditional renewal)."""
+    row.epoch_at = utcnow()
+    row.epoch_stats = json.dumps(asdict(stats), sort_keys=True)
+    _store(row, stats)
+
+
+def epoch_verdicts(seller_id: int, since: datetime) -> list[tuple[int, str]]:
+    """(order id, verdict in force) of the seller's orders inspected since `since`, in order."""
+    return [(o, v) for o, v in db.session.execute(
+        select(TestOrder.id, Inspection.verdict)
+        .join(Inspection, Inspection.order_id == TestOrder.id)
+        .where(TestOrder.seller_id == seller_id, Inspection.is_current.is_(True),
+               TestOrder.inspected_at > since)
+        .order_by(TestOrder.inspected_at, TestOrder.id)).all()]
+
+
+def snapshot(seller: Seller, row: SellerStatistics, plan: DecisionPlan,
+             order_ref: str = "") -> dict[str, Any]:
+    """The statistics behind a decision, for the label event and the audit trail."""
+    path = epoch_path(seller.id, row, plan)
+    low, high = clopper_pearson(row.defects, row.inspected)
+    return {
+        "order": order_ref, "S": round(row.s, 4), "S_path_tail": [round(x, 4) for x in path[-10:]],
+        "h": round(plan.main.h, 4), "tighten_at": plan.tighten_at,
+        "minor_S": round(row.minor_s, 4), "minor_h": round(plan.minor.h, 4),
+        "clean_run": row.clean_run, "inspected": row.inspected, "defects": row.defects,
+        "minor": row.minor, "critical": row.critical,
+        "defect_rate_bounds_95": [round(low, 4), round(high, 4)],
+        "plan": {"p0": plan.params.p0, "p1": plan.params.p1, "alpha": plan.params.alpha,
+                 "beta": plan.params.beta, "w_defect": round(plan.main.w_defect, 4),
+                 "w_clean": round(plan.main.w_clean, 4),
+                 "acceptance_run": plan.main.acceptance_run},
+    }
+
+
+def _apply(seller: Seller, row: SellerStatistics, action: Action, reason: str,
+           state: Any, plan: DecisionPlan, order_ref: str) -> None:
+    snap = snapshot(seller, row, plan, order_ref)
+    if action == Action.SUSPEND:
+        change_label(seller, LabelStatus.SUSPENDED, reason, None, pending_review=True,
+                     snapshot=snap)
+    elif action == Action.END_PROBATION:
+        change_label(seller, LabelStatus.ACTIVE, reason, None, snapshot=snap)
+    new_state = state.value if state is not None else None
+    if seller.sampling_state != new_state:
+        before = seller.sampling_state
+        seller.sampling_state = new_state
+        audit.record("sampling.state_changed", "seller", seller.id,
+                     {"from": before, "to": new_state, "snapshot": snap})
+
+
+def on_inspection(event: InspectionRecorded) -> None:
+    """Update the seller's statistics after an inspection submission or amendment."""
+    lock(f"seller-statistics:{event.seller_id}")
+    seller = db.session.get(Seller, event.seller_id)
+    if seller is None:  # the order references it; nothing to decide otherwise
+        return
+    row = statistics_row(seller.id)
+    plan = current_plan()
+    before = to_stats(row)
+    ref = f"test order #{event.order_id}"
+    if event.amended:
+        verdicts = [v for _, v in epoch_verdicts(seller.id, row.epoch_at)]
+        decision = compute_amendment(_label(seller), before,
+                                     compute_replay(verdicts, plan, epoch_start(row)),
+                                     event.verdict, plan, ref)
+    else:
+        decision = compute_decision(_label(seller), before, event.verdict, plan, ref)
+    _store(row, decision.stats)
+    flush_or_conflict("seller statistics")
+    _apply(seller, row, decision.action, decision.reason, decision.sampling_state, plan, ref)
+
+
+def on_label_changed(event: LabelChanged) -> None:
+    """Restart the statistics when a label is granted anew."""
+    if event.to_status == LabelStatus.ACTIVE and event.from_status in (
+            None, LabelStatus.EXPIRED.value):
+        restart(statistics_row(event.seller_id), SellerStats())
+        db.session.flush()
+
+
+def reinstate(seller: Seller) -> SellerStatistics:
+    """Restart statistics for probation: head start h/2, tightened sampling."""
+    row = statistics_row(seller.id)
+    plan = current_plan()
+    restart(row, compute_reinstated(to_stats(row), plan))
+    seller.sampling_state = compute_sampling_state(LabelStatus.PROBATION, to_stats(row),
+                                                   plan).value  # type: ignore[union-attr]
+    db.session.flush()
+    return row
+
+
+def refresh_sampling_state(seller: Seller) -> None:
+    """Set the sampling state the statistics call for (after a label change by a person)."""
+    row = statistics_row(seller.id)
+    plan = current_plan()
+    state = compute_sampling_state(_label(seller), to_stats(row), plan)
+    seller.sampling_state = state.value if state is not None else None
+
+
+# ---------------------------------------------------------------- fleet evaluation
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A seller whose stored statistics differed from the replay of its history."""
+
+    seller_id: int
+    differences: dict[str, tuple[Any, Any]]
+
+
+def evaluate_fleet(fix: bool = True) -> tuple[int, list[Correction]]:
+    """Replay every seller's history in one ordered scan and correct what differs."""
+    plan = current_plan()
+    rows = {r.seller_id: r for r in db.session.execute(select(SellerStatistics)).scalars()}
+    history = db.session.execute(
+        select(TestOrder.seller_id, TestOrder.inspected_at, Inspection.verdict)
+        .join(Inspection, Inspection.order_id == TestOrder.id)
+        .where(Inspection.is_current.is_(True))
+        .order_by(TestOrder.seller_id, TestOrder.inspected_at, TestOrder.id))
+    verdicts: dict[int, list[str]] = {}
+    for seller_id, inspected_at, verdict in history:
+        row = rows.get(seller_id)
+        if row is not None and inspected_at > row.epoch_at:
+            verdicts.setdefault(seller_id, []).append(verdict)
+    corrections = []
+    for seller_id, row in rows.items():
+        replayed = compute_replay(verdicts.get(seller_id, ()), plan, epoch_start(row))
+        stored = to_stats(row)
+        diff = {f: (getattr(stored, f), getattr(replayed, f)) for f in STAT_FIELDS
+                if not _same(getattr(stored, f), getattr(replayed, f))}
+        if diff:
+            corrections.append(Correction(seller_id, diff))
+            if fix:
+                _store(row, replayed)
+                audit.record("statistics.corrected", "seller", seller_id, {
+                    "reason": "the nightly replay of the inspection history differs from "
+                              "the stored statistics",
+                    "differences": {k: {"stored": a, "replayed": b} for k, (a, b) in diff.items()}})
+    db.session.flush()
+    return len(rows), corrections
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) < 1e-9
+    return bool(a == b)
+
+
+# ---------------------------------------------------------------- renewal
+
+
+def renew_labels(today: date) -> list[tuple[Seller, bool]]:
+    """Renew labels at their anniversary: fully when not suspended in the period and with at
+    least six inspected orders, otherwise conditionally (back to onboarding-rate sampling)."""
+    due = list(db.session.execute(select(Seller).where(
+        Seller.label_status.in_([LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]),
+        Seller.label_valid_until <= today).order_by(Seller.id)).scalars())
+    out = []
+    for seller in due:
+        start, end = seller.label_valid_from, seller.label_valid_until
+        if start is None or end is None:  # labels in force always have dates
+            continue
+        suspended = db.session.execute(select(func.count()).select_from(LabelEvent).where(
+            LabelEvent.seller_id == seller.id, LabelEvent.to_status == LabelStatus.SUSPENDED,
+            func.date(LabelEvent.at) >= start, func.date(LabelEvent.at) <= end)).scalar_one()
+        inspected = db.session.execute(select(func.count()).select_from(TestOrder).where(
+            TestOrder.seller_id == seller.id, TestOrder.inspected_at.is_not(None),
+            func.date(TestOrder.inspected_at) >= start,
+            func.date(TestOrder.inspected_at) <= end)).scalar_one()
+        full = not suspended and inspected >= RENEWAL_MIN_INSPECTED
+        if full:
+            reason = (f"Renewed: not suspended from {start} to {end}; {inspected} inspected "
+                      "test orders (at least 6 needed).")
+        else:
+            why = [f"suspended {suspended} time(s)"] if suspended else []
+            if inspected < RENEWAL_MIN_INSPECTED:
+                why.append(f"only {inspected} inspected test orders (6 needed)")
+            reason = ("Renewed conditionally (" + "; ".join(why)
+                      + "): the seller returns to onboarding-rate sampling.")
+        seller.label_valid_from = end
+        seller.label_valid_until = compute_label_end(end)
+        row = statistics_row(seller.id)
+        if not full:
+            restart(row, compute_conditional_renewal(to_stats(row)))
+        change_label(seller, LabelStatus(seller.label_status), reason, None,
+                     snapshot=snapshot(seller, row, current_plan()))
+        refresh_sampling_state(seller)
+        out.append((seller, full))
+    db.session.flush()
+    return out
+
+
+def verdict_counts(seller_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Counts of verdicts in force per seller, over all time."""
+    ids = list(seller_ids)
+    out: dict[int, dict[str, int]] = {i: {} for i in ids}
+    for seller_id, verdict, n in db.session.execute(
+            select(TestOrder.seller_id, Inspection.verdict, func.count())
+            .join(Inspection, Inspection.order_id == TestOrder.id)
+            .where(Inspection.is_current.is_(True), TestOrder.seller_id.in_(ids))
+            .group_by(TestOrder.seller_id, Inspection.verdict)):
+        out[seller_id][verdict] = n
+    return out
+
+
+def epoch_path(seller_id: int, row: SellerStatistics, plan: DecisionPlan) -> list[float]:
+    """S after each order inspected in the current epoch."""
+    s, path = epoch_start(row).s, []
+    for _, verdict in epoch_verdicts(seller_id, row.epoch_at):
+        s = cusum_step(s, verdict in DEFECT_VERDICTS, plan.main)
+        path.append(s)
+    return path
+
+
+def seller_summary(seller: Seller) -> dict[str, Any]:
+    """The statistics shown on a seller's page: chart, counts and defect-rate bounds."""
+    row = db.session.get(SellerStatistics, seller.id)
+    plan = current_plan()
+    path = epoch_path(seller.id, row, plan) if row is not None else []
+    start = epoch_start(row).s if row is not None else 0.0
+    counts = verdict_counts([seller.id])[seller.id]
+    inspected = sum(counts.values())
+    defects = counts.get("major", 0) + counts.get("critical", 0)
+    low, high = clopper_pearson(defects, inspected)
+    return {"cusum_svg": Markup(render_cusum_svg(  # noqa: S704 - the SVG escapes its text
+                path, plan.main.h, plan.tighten_at, title=f"CUSUM of {seller.display_name}",
+                s0=start)),
+            "statistics": row, "verdict_counts": counts, "inspected": inspected,
+            "defects": defects, "bounds": (low, high), "h": plan.main.h}
