@@ -10,10 +10,10 @@ from playwright.sync_api import Page, expect
 from core.services import DEMO_PASSWORD_SUFFIX
 
 NAV = {
-    "vetting": ["Home", "Sellers", "Applications"],
-    "inspector": ["Home", "Test orders"],
-    "compliance": ["Home", "Sellers", "Applications", "Test orders", "Suspension reviews",
-                   "Audit trail"],
+    "vetting": ["Home", "Sellers", "Applications", "Listings"],
+    "inspector": ["Home", "Test orders", "Listings"],
+    "compliance": ["Home", "Sellers", "Applications", "Test orders", "Listings",
+                   "Sampling plan", "Suspension reviews", "Audit trail"],
     "admin": ["Home", "Audit trail", "Staff accounts"],
 }
 
