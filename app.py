@@ -49,6 +49,7 @@ def _defaults(instance_path: str) -> dict[str, Any]:
         "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
         "PLAN_SEED_DIR": str(Path(instance_path) / "plan-seeds"),
         "SCHEDULER_LOCK_FILE": str(Path(instance_path) / "scheduler.lock"),
+        "REPORT_DIR": str(Path(instance_path) / "reports"),
     }
 
 
@@ -138,6 +139,7 @@ def register_events(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Attach the command groups: users, audit, labels, qc, demo, and `scheduler`."""
+    from compliance.cli import register_cli as compliance_cli
     from core.cli import register_cli as core_cli
     from qc.cli import register_cli as qc_cli
     from vetting.cli import register_cli as vetting_cli
@@ -145,12 +147,14 @@ def register_cli(app: Flask) -> None:
     core_cli(app)
     vetting_cli(app)
     qc_cli(app)
+    compliance_cli(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(scheduler_command)
 
 
 def scheduled_jobs() -> list[Job]:
     """The jobs of the scheduler process (times in UTC); each is also a CLI command."""
+    from compliance.jobs import run_pending_reports
     from qc.jobs import run_evaluation, run_period_closing, run_planning, run_renewal
     from vetting.jobs import run_label_expiry
 
@@ -160,6 +164,7 @@ def scheduled_jobs() -> list[Job]:
         Job("renewal", run_renewal, {"hour": 0, "minute": 20}),
         Job("label-expiry", run_label_expiry, {"hour": 0, "minute": 25}),
         Job("evaluation", run_evaluation, {"hour": 1, "minute": 0}),
+        Job("reports", run_pending_reports, {"second": "*/5"}),
     ]
 
 

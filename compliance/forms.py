@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectField, TextAreaField, widgets
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+    widgets,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -35,3 +44,16 @@ class CaseDecisionForm(FlaskForm):
 
 class ReasonForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=5000)])
+
+
+class ReportForm(FlaskForm):
+    kind = SelectField("Report", choices=[SelectChoice("dossier", "Seller audit dossier"),
+                                          SelectChoice("period", "Period compliance report")])
+    seller_id = IntegerField("Seller number (for a dossier)", validators=[Optional()])
+    date_from = DateField("From", validators=[InputRequired()])
+    date_to = DateField("To", validators=[InputRequired()])
+
+
+class VerifyForm(FlaskForm):
+    file = FileField("Report (PDF)", validators=[FileRequired("Choose the PDF to check.")])
+    submit = SubmitField("Check")

@@ -57,3 +57,32 @@ class SellerCase(db.Model):  # type: ignore[name-defined,misc]
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class Report(db.Model):  # type: ignore[name-defined,misc]
+    """A generated PDF report: what, for whom, by whom, and the SHA-256 of the file."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_request", "kind", "seller_id", "date_from", "date_to",
+                            "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # dossier | period
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("sellers.id"))
+    date_from: Mapped[date]
+    date_to: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    progress: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None]
+    pages: Mapped[int | None]
+    render_ms: Mapped[int | None]
+
+    seller: Mapped[Seller | None] = relationship()
+    requested_by: Mapped[User | None] = relationship()

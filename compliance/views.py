@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from compliance import services
-from compliance.forms import CaseDecisionForm, CaseForm, ReasonForm, ReviewForm
-from compliance.models import SellerCase, SuspensionReview
-from core import dashboard
+from compliance import exports, reports, services
+from compliance.csvexport import csv_filename, stream_csv
+from compliance.forms import (
+    CaseDecisionForm,
+    CaseForm,
+    ReasonForm,
+    ReportForm,
+    ReviewForm,
+    VerifyForm,
+)
+from compliance.models import Report, SellerCase, SuspensionReview
+from core import audit, dashboard
 from core.clock import utcnow
 from core.db import db
 from core.errors import ServiceError
 from core.forms import show_service_error
 from core.pagination import paginate
-from core.roles import Role, roles_required
+from core.roles import Role, roles_required, writes
 from qc import decision_service as decisions
 from qc import services as qc_services
 from vetting.models import Seller
@@ -158,3 +177,99 @@ def register_panels(app: Flask) -> None:
         "Suspensions to review", frozenset({Role.COMPLIANCE}), "compliance/_panel_reviews.html",
         lambda: {"page": db.paginate(services.pending_reviews(), page=1, per_page=5,
                                      error_out=False), "now": utcnow()}))
+
+
+# ---------------------------------------------------------------- reports
+
+
+@bp.route("/reports", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+def reports_page() -> Page:
+    today = utcnow().date()
+    form = ReportForm(date_from=today.replace(day=1), date_to=today)
+    if form.validate_on_submit():
+        seller = (db.session.get(Seller, form.seller_id.data)
+                  if form.seller_id.data is not None else None)
+        try:
+            if form.kind.data == "dossier" and form.seller_id.data is not None and seller is None:
+                raise ServiceError(f"There is no seller number {form.seller_id.data}.",
+                                   "seller_id")
+            report = reports.request_report(form.kind.data, seller, form.date_from.data,
+                                            form.date_to.data, current_user)
+            db.session.commit()
+            if report.status == "queued" and reports.renders_in_request(report):
+                reports.render_now(report)
+                db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            return redirect(url_for("compliance.report_detail", document_id=report.document_id))
+    page = render_template("compliance/reports.html", form=form,
+                           page=paginate(reports.recent_reports()), kinds=reports.KINDS,
+                           verify_form=VerifyForm())
+    return (page, 400) if form.is_submitted() else page
+
+
+@bp.route("/reports/<document_id>")
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+def report_detail(document_id: str) -> str:
+    report = _report(document_id)
+    return render_template("compliance/report_detail.html", report=report, kinds=reports.KINDS)
+
+
+def _report(document_id: str) -> Report:
+    return db.session.execute(db.select(Report).where(
+        Report.document_id == document_id[:32])).scalar_one_or_none() or abort(404)
+
+
+@bp.route("/reports/<document_id>/download")
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+@writes
+def report_download(document_id: str) -> Response:
+    report = _report(document_id)
+    path = reports.report_path(report)
+    if report.status != "done" or not path.is_file():
+        abort(404)
+    reports.record_download(report, current_user)
+    db.session.commit()
+    name = f"labelkeeper-{report.kind}-{report.document_id}.pdf"
+    return send_file(path, mimetype="application/pdf", as_attachment=True,
+                     download_name=name, etag=report.sha256)
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+def verify() -> Page:
+    form = VerifyForm()
+    result = None
+    if form.validate_on_submit():
+        try:
+            result = reports.verify_upload(form.file.data.read(), current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+    page = render_template("compliance/verify.html", form=form, result=result,
+                           kinds=reports.KINDS)
+    return (page, 400) if form.is_submitted() and result is None else page
+
+
+@bp.route("/exports/<kind>.csv")
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+@writes
+def export(kind: str) -> Response:
+    filters = request.args.to_dict()
+    try:
+        data = exports.build_export(kind, filters)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("compliance.reports_page"))
+    audit.record("export.downloaded", "export", kind, {"filters": filters}, current_user)
+    db.session.commit()
+    name = csv_filename(kind, utcnow(), **filters)
+    return Response(stream_with_context(
+        chunk.encode("utf-8") for chunk in stream_csv(data.header, data.rows)),
+        mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

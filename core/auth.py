@@ -6,14 +6,14 @@ core.roles). A request to an endpoint that declares nothing is refused, even for
 
 from __future__ import annotations
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, abort, current_app, g, has_request_context, request
 from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response
 
 from core import services
 from core.db import write_intent
 from core.models import User
-from core.roles import PUBLIC, declared_access, may_access
+from core.roles import PUBLIC, WRITES_ATTR, declared_access, may_access
 
 login_manager = LoginManager()
 login_manager.login_view = "core.login"
@@ -40,7 +40,9 @@ def endpoint_access(app: Flask, endpoint: str) -> frozenset[str] | str | None:
 
 
 def _mark_write_intent() -> None:
-    g.write_intent_token = write_intent.set(request.method not in SAFE_METHODS)
+    view = current_app.view_functions.get(request.endpoint or "")
+    writing = request.method not in SAFE_METHODS or getattr(view, WRITES_ATTR, False)
+    g.write_intent_token = write_intent.set(bool(writing))
 
 
 def _reset_write_intent(_exc: BaseException | None) -> None:
@@ -83,6 +85,7 @@ NAVIGATION = (
     ("Listings", "qc.listings"),
     ("Sampling plan", "qc.plan"),
     ("Suspension reviews", "compliance.reviews"),
+    ("Reports", "compliance.reports_page"),
     ("Audit trail", "core.audit_log"),
     ("Staff accounts", "core.users"),
 )
@@ -95,5 +98,7 @@ def navigation_for(app: Flask, roles: frozenset[str]) -> list[tuple[str, str]]:
 
 
 def _inject_navigation() -> dict[str, object]:
+    if not has_request_context():  # reports rendered by the scheduler have no navigation
+        return {"navigation": []}
     roles = current_user.roles if current_user.is_authenticated else frozenset()
     return {"navigation": navigation_for(current_app._get_current_object(), roles)}  # type: ignore[attr-defined]

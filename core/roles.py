@@ -68,6 +68,15 @@ def public(view: F) -> F:
     return view
 
 
+WRITES_ATTR = "labelkeeper_writes"
+
+
+def writes(view: F) -> F:
+    """Declare that a GET view writes (e.g. records a download in the audit trail)."""
+    setattr(view, WRITES_ATTR, True)
+    return view
+
+
 def declared_access(view: Callable[..., Any]) -> frozenset[Role] | str | None:
     """Return the roles declared on a view, PUBLIC, or None when nothing was declared."""
     value = getattr(view, ACCESS_ATTR, None)

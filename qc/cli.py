@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from core.db import db
 from core.errors import ServiceError
 from qc import decision_service, jobs, services
+from qc.simulate import SimulationConfig, format_report, run_simulation
 from qc.stats import describe_plan, oc_probability
 
 qc_cli = AppGroup("qc", help="Mystery test orders: planning and verification.")
@@ -131,3 +132,21 @@ def renew_command(on: str | None) -> None:
                    f"{'renewed' if full else 'renewed conditionally'} until "
                    f"{seller.label_valid_until}")
     click.echo(f"{len(renewed)} label(s) renewed.")
+
+
+@qc_cli.command("simulate")
+@click.option("--sellers", type=click.IntRange(1, 100_000), default=2000, show_default=True)
+@click.option("--months", type=click.IntRange(1, 240), default=36, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Repeat with seeds seed, seed+1, ... and report means.")
+@click.option("--critical-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of defects that are critical (suspend at once).")
+def simulate_command(sellers: int, months: int, seed: int, runs: int,
+                     critical_share: float) -> None:
+    """Simulate a fleet through the real planning and decision code; print error rates."""
+    config = SimulationConfig(sellers=sellers, months=months, seed=seed, runs=runs,
+                              critical_share=critical_share,
+                              report_months=tuple(m for m in (12, 36) if m <= months) or
+                              (months,))
+    click.echo(format_report(run_simulation(config)))

@@ -10,20 +10,24 @@ drawn once with ``random.Random(seed)`` from the mixture of the issue: 85% unifo
    the default rates, a budget large enough that nothing is cut, and a plan seed
    ``sha256(f"{seed}:{month}")`` (32 bytes), so the number of test orders each seller gets
    is exactly what production would plan for that state;
-2. the planned orders are inspected in plan order (time, then seller). Each verdict is drawn
-   from the same ``random.Random``: with probability p the order is defective, and a share
-   ``critical_share`` of defects (0 by default, see below) is ``critical``, the rest ``major``;
-   clean orders are ``conforming`` (minor verdicts are not modelled);
+2. the planned orders are inspected in plan order (time, then seller). Each seller has its own
+   verdict stream, a ``random.Random`` seeded from the fleet's generator after the rates are
+   drawn, and each order takes one uniform u from it: defective if u < p, and then
+   ``critical`` if u < p * critical_share (0 by default, see below), else ``major``; clean
+   orders are ``conforming`` (minor verdicts are not modelled). As the planner's draws are
+   labelled by period and seller too, a seller's history never depends on the other sellers;
 3. each verdict goes through the real ``qc.decisions.compute_decision``; its statistics and
    sampling state are kept for the seller. ``SUSPEND`` suspends the label for the rest of the
    simulation (the reviewer confirms; nobody is reinstated) and the seller's remaining orders
    of that month are treated as cancelled (not inspected, not counted).
 
 ``critical_share`` defaults to 0: a critical verdict suspends at once whatever the CUSUM says,
-so any non-zero share adds roughly ``critical_share * p * orders`` suspensions per seller,
-which would swamp the CUSUM error rates this simulation measures (the issue's figures are for
-major defects). Set it to study the zero-tolerance rule; the report then splits suspensions of
-good sellers by cause.
+so any non-zero share adds a suspension chance of critical_share * p to every order,
+which would swamp the CUSUM error rates this simulation is meant to measure. Set it to study
+the zero-tolerance rule; the report then splits suspensions of good sellers by cause.
+``fixed_rate`` gives every seller the same true rate instead of the mixture (for tests and
+what-if runs). ``runs`` repeats the simulation with seeds seed, seed + 1, ... and the report
+gives the means across runs.
 
 The real functions are looked up on their modules at call time (``decisions.compute_decision``,
 ``sampling.compute_plan``), so the simulation always runs the production code, never a copy.
@@ -37,7 +41,7 @@ import hashlib
 import math
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from qc import decisions, sampling
@@ -47,6 +51,7 @@ from vetting.labels import LabelStatus
 __all__ = [
     "BUDGET_CENTS",
     "GOOD_MAX",
+    "RATE_MIXTURE",
     "RunResult",
     "SimulationConfig",
     "SimulationResult",
@@ -80,6 +85,7 @@ class SimulationConfig:
     report_months: tuple[int, ...] = (12, 36)
     runs: int = 1
     critical_share: float = 0.0
+    fixed_rate: float | None = None  # every seller's true defect rate, instead of the mixture
 
     def __post_init__(self) -> None:
         if self.sellers < 1:
@@ -92,6 +98,9 @@ class SimulationConfig:
             raise ValueError("Report months must be at least 1.")
         if not (math.isfinite(self.critical_share) and 0.0 <= self.critical_share <= 1.0):
             raise ValueError("The critical share must be between 0 and 1.")
+        if self.fixed_rate is not None and not (
+                math.isfinite(self.fixed_rate) and 0.0 <= self.fixed_rate <= 1.0):
+            raise ValueError("The fixed defect rate must be between 0 and 1.")
 
     @property
     def snapshot_months(self) -> tuple[int, ...]:
@@ -202,7 +211,11 @@ def _run(config: SimulationConfig, seed: int, plan: DecisionPlan) -> RunResult:
     """Simulate one fleet with `seed` through the real planner and decision rules."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not a secret
     n = config.sellers
-    rates = [draw_defect_rate(rng) for _ in range(n)]
+    rates = [draw_defect_rate(rng) if config.fixed_rate is None else config.fixed_rate
+             for _ in range(n)]
+    # One verdict stream per seller, so a seller's k-th inspected order gets the same draw
+    # whatever happens to the others (common random numbers across configurations).
+    streams = [random.Random(rng.getrandbits(64)) for _ in range(n)]  # noqa: S311
     labels: list[LabelStatus] = [LabelStatus.ACTIVE] * n
     stats: list[SellerStats] = [SellerStats()] * n
     first = decisions.compute_sampling_state(LabelStatus.ACTIVE, SellerStats(), plan)
@@ -234,7 +247,7 @@ def _run(config: SimulationConfig, seed: int, plan: DecisionPlan) -> RunResult:
             i = order.seller_id - 1
             if labels[i] not in decisions.IN_FORCE:
                 continue  # suspended earlier this month: the order is cancelled
-            verdict = _verdict(rng, rates[i], config.critical_share)
+            verdict = _verdict(streams[i], rates[i], config.critical_share)
             decision = decisions.compute_decision(labels[i], stats[i], verdict, plan)
             inspected += 1
             stats[i] = decision.stats
@@ -297,6 +310,9 @@ def _header(result: SimulationResult) -> list[str]:
     params, rates = plan.params, sampling.DEFAULT_RATES
     seeds = (f"seed {config.seed}" if config.runs == 1
              else f"seeds {config.seed}..{config.seed + config.runs - 1}")
+    mixture = (", ".join(f"{share:.0%} uniform {low:.0%}-{high:.0%}"
+                         for share, low, high in RATE_MIXTURE)
+               if config.fixed_rate is None else f"all sellers at p = {config.fixed_rate:g}")
     rate_text = ", ".join(f"{state} {rates[state]:g}" for state in sampling.SamplingState)
     lines = [
         f"Fleet simulation: {config.sellers} sellers, {config.months} months, {seeds} "
@@ -305,14 +321,22 @@ def _header(result: SimulationResult) -> list[str]:
         f"beta = {params.beta:g}; h = {plan.main.h:.3f}; tighten at S >= {plan.tighten_at:g}; "
         f"acceptance run {plan.main.acceptance_run}",
         f"Test orders per month: {rate_text}",
-        "True defect rates: 85% uniform 2-5%, 5% uniform 5-15%, 10% uniform 15-30%; "
+        f"True defect rates: {mixture}; "
         f"share of defects that are critical: {config.critical_share:.0%}",
     ]
-    if config.runs == 1:
-        snap = result.runs[0].snapshots[-1]
-        lines.append(f"Fleet drawn: {snap.good} good (p <= 5%), {snap.bad} with p >= 15%, "
-                     f"{snap.worse} with p >= 20%")
+    snaps = [run.snapshots[-1] for run in result.runs]
+    lines.append(
+        f"Fleet drawn{' (mean of runs)' if config.runs != 1 else ''}: "
+        f"{_fmt_count(s.good for s in snaps)} good (p <= 5%), "
+        f"{_fmt_count(s.bad for s in snaps)} with p >= 15%, "
+        f"{_fmt_count(s.worse for s in snaps)} with p >= 20%")
     return lines
+
+
+def _fmt_count(values: Iterable[int]) -> str:
+    present = list(values)
+    mean = statistics.fmean(present)
+    return f"{mean:.0f}" if len(present) == 1 else f"{mean:.1f}"
 
 
 def _single(snap: Snapshot) -> list[str]:

@@ -71,7 +71,8 @@ def page(browser: Browser) -> Iterator[Page]:
     """A fresh browser context; fails the test on console errors such as a CSP violation.
 
     A 403 answer is logged by Chromium as a console error too; tests that expect one check
-    the status themselves, so that message alone is let through.
+    the status themselves, so that message alone is let through, as are connection-level
+    aborts of the development server (net::ERR_...), which say nothing about the pages.
     """
     context = browser.new_context()
     page = context.new_page()
@@ -79,5 +80,5 @@ def page(browser: Browser) -> Iterator[Page]:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     yield page
     context.close()
-    unexpected = [e for e in errors if "status of 403" not in e]
+    unexpected = [e for e in errors if "status of 403" not in e and "net::ERR_" not in e]
     assert unexpected == [], f"browser console errors: {unexpected}"
