@@ -13,8 +13,8 @@ NAV = {
     "vetting": ["Home", "Sellers", "Applications", "Listings"],
     "inspector": ["Home", "Test orders", "Listings"],
     "compliance": ["Home", "Sellers", "Applications", "Test orders", "Listings",
-                   "Sampling plan", "Suspension reviews", "Audit trail"],
-    "admin": ["Home", "Audit trail", "Staff accounts"],
+                   "Sampling plan", "Suspension reviews", "Reports", "Audit trail"],
+    "admin": ["Home", "Reports", "Audit trail", "Staff accounts"],
 }
 
 
