@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_bootstrap import Bootstrap5
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from core.db import configure_engine, db
 from core.scheduler import JOB_TABLE, Job, run_scheduler
@@ -73,9 +74,18 @@ def _schema_object(obj: object, name: str | None, type_: str, reflected: bool,
     return not (type_ == "table" and name == JOB_TABLE)
 
 
+class RecordId(IntegerConverter):
+    """An <int:...> URL part small enough to be a database id (larger ones are a 404)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Labelkeeper application."""
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = RecordId
     _configure(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

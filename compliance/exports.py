@@ -21,6 +21,8 @@ from vetting.models import LabelEvent, Seller
 from vetting.services import seller_query
 
 BATCH = 1000
+FILTER_KEYS = frozenset({"q", "country", "label_status", "sampling_state", "seller", "status",
+                         "from", "to", "current"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ def _seller_id(filters: Mapping[str, str]) -> int | None:
     value = filters.get("seller", "")
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise ServiceError("seller must be a seller number.")
     return int(value)
 
@@ -153,4 +155,4 @@ def build_export(kind: str, filters: Mapping[str, str]) -> Export:
     """The export of `kind` with the list page's filters; refuses unknown kinds and filters."""
     if kind not in EXPORTS:
         raise ServiceError(f"There is no {kind!r} export.")
-    return EXPORTS[kind]({k: v.strip()[:100] for k, v in filters.items()})
+    return EXPORTS[kind]({k: v.strip()[:100] for k, v in filters.items() if k in FILTER_KEYS})

@@ -14,14 +14,14 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 
 class ReviewForm(FlaskForm):
     decision = RadioField("Decision", choices=[SelectChoice("confirm", "Confirm the suspension"),
                                                SelectChoice("overturn", "Overturn it")],
                           validators=[InputRequired(message="Choose confirm or overturn.")])
-    reason = TextAreaField("Reason (required to overturn)",
+    reason = TextAreaField("Reason",
                            validators=[Optional(), Length(max=5000)])
     version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
 
@@ -49,7 +49,8 @@ class ReasonForm(FlaskForm):
 class ReportForm(FlaskForm):
     kind = SelectField("Report", choices=[SelectChoice("dossier", "Seller audit dossier"),
                                           SelectChoice("period", "Period compliance report")])
-    seller_id = IntegerField("Seller number (for a dossier)", validators=[Optional()])
+    seller_id = IntegerField("Seller number (for a dossier)", validators=[
+        Optional(), NumberRange(min=1, max=2**31 - 1, message="Not a seller number.")])
     date_from = DateField("From", validators=[InputRequired()])
     date_to = DateField("To", validators=[InputRequired()])
 

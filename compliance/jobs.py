@@ -14,6 +14,8 @@ from core.db import db
 def run_pending_reports() -> list[str]:
     """Render every queued report, showing progress; a report is claimed by one worker only."""
     done = []
+    if reports.requeue_stale():
+        db.session.commit()
     for report_id in reports.queued_reports():
         if not reports.claim(report_id):
             db.session.rollback()
@@ -24,12 +26,7 @@ def run_pending_reports() -> list[str]:
             continue
         started = time.perf_counter()
         try:
-            context = reports.build_context(report)
-            report.progress = 40
-            db.session.commit()
-            html = reports.render_html(context)
-            report.progress = 60
-            db.session.commit()
+            html = reports.layout(report)
             reports.store(report, html, started)
             db.session.commit()
             done.append(report.document_id)

@@ -25,7 +25,7 @@ from compliance.models import Report, SuspensionReview
 from compliance.pdf import render_pdf
 from core import audit
 from core.clock import utcnow
-from core.db import db, lock
+from core.db import db, lock, read_only
 from core.errors import ServiceError
 from core.models import AuditEntry, User
 from qc import decision_service as decisions
@@ -128,10 +128,20 @@ def render_html(context: Mapping[str, Any]) -> str:
     return render_template(f"reports/{context['kind']}.html", **context)
 
 
+def layout(report: Report) -> str:
+    """Build a report's HTML inside a read transaction (no write lock while it is built)."""
+    with read_only():
+        html = render_html(build_context(report))
+    report.progress = 60
+    db.session.commit()
+    return html
+
+
 def store(report: Report, html: str, started: float) -> Report:
-    """Render the PDF, keep the file, and record its hash, size and page count."""
-    pdf = render_pdf(html, Path(current_app.static_folder or "static"))
+    """Render the PDF (outside any transaction), keep the file, record hash, size, pages."""
     path = report_path(report)
+    db.session.commit()
+    pdf = render_pdf(html, Path(current_app.static_folder or "static"))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(pdf.data)
@@ -160,10 +170,18 @@ def fail(report: Report, message: str) -> None:
 
 
 def render_now(report: Report) -> Report:
-    """Render a report in one go (small dossiers, tests, the CLI)."""
+    """Render a report in one go (small dossiers, the CLI); commits as it goes."""
     started = time.perf_counter()
     report.status, report.started_at = "rendering", utcnow()
-    return store(report, render_html(build_context(report)), started)
+    return store(report, layout(report), started)
+
+
+def requeue_stale(older_than: timedelta = timedelta(minutes=15)) -> int:
+    """Put reports left "rendering" by a stopped worker back in the queue."""
+    result = db.session.execute(update(Report).where(
+        Report.status == "rendering", Report.started_at < utcnow() - older_than).values(
+        status="queued", progress=0))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def record_download(report: Report, actor: User) -> None:
@@ -304,8 +322,9 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
         "verdicts": [(v, verdicts.get(v, 0)) for v in ("conforming", "minor", "major",
                                                        "critical")],
         "inspected": inspected, "defects": defects, "bounds": (low, high),
-        "chart": render_cusum_svg(path, plan.main.h, plan.tighten_at,
-                                  title=f"CUSUM of {seller.display_name} in the range"),
+        "chart": render_cusum_svg(
+            path, plan.main.h, plan.tighten_at,
+            title=f"CUSUM of {seller.display_name}, recomputed over the range from S = 0"),
         "plan": {"params": plan.params, "increments": plan.main,
                  "rates": qc_services.settings_rates(settings), "ps": OC_PS, "ns": OC_NS,
                  "oc": oc_table(OC_PS, OC_NS, plan.main)},
@@ -318,11 +337,9 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
 
 
 def _run_summary(run: PlanningRun) -> dict[str, Any]:
-    check = qc_services.verify_plan(run.period) if run.seed_hex else None
+    # The re-derivation is done once, when the period closes, and stored with the run.
     return {"period": run.period, "commitment": run.commitment, "seed": run.seed_hex,
-            "orders": run.orders_planned,
-            "verified": None if check is None else ("match" if check.match else "MISMATCH"),
-            "differences": check.differences[:5] if check else []}
+            "orders": run.orders_planned, "verified": run.verify_result}
 
 
 # ---------------------------------------------------------------- period report

@@ -50,6 +50,8 @@ def confirm_suspension(review: SuspensionReview, reason: str, actor: User,
                        expected_version: int | None = None) -> SuspensionReview:
     """Confirm an automatic suspension: the label stays suspended."""
     _check(review, expected_version)
+    if not reason.strip():
+        raise ServiceError("Give the reason for confirming the suspension.", "reason")
     review.status = "confirmed"
     review.reason = reason.strip()
     review.decided_by_id = actor.id
@@ -78,7 +80,7 @@ def overturn_suspension(review: SuspensionReview, reason: str, actor: User,
     review.decided_at = utcnow()
     flush_or_conflict("review")
     change_label(seller, restore, f"Suspension overturned on review: {reason}", actor)
-    decisions.refresh_sampling_state(seller)
+    decisions.refresh_sampling_state(seller, "suspension overturned")
     audit.record("suspension.overturned", "seller", seller.id,
                  {"review_id": review.id, "restored": restore.value, "reason": reason}, actor)
     return review
@@ -148,7 +150,16 @@ def revoke(seller: Seller, reason: str, actor: User) -> LabelEvent:
     reason = reason.strip()
     if not reason:
         raise ServiceError("Give the reason for revocation.", "reason")
-    return change_label(seller, LabelStatus.REVOKED, f"Revoked: {reason}", actor)
+    event = change_label(seller, LabelStatus.REVOKED, f"Revoked: {reason}", actor)
+    for review in db.session.execute(select(SuspensionReview).where(
+            SuspensionReview.seller_id == seller.id, SuspensionReview.status == "pending")
+            ).scalars():
+        review.status, review.reason = "superseded", f"Label revoked: {reason}"
+        review.decided_by_id, review.decided_at = actor.id, utcnow()
+        audit.record("suspension.superseded", "seller", seller.id,
+                     {"review_id": review.id, "reason": review.reason}, actor)
+    db.session.flush()
+    return event
 
 
 def seller_cases(seller: Seller) -> list[SellerCase]:

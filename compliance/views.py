@@ -32,7 +32,7 @@ from compliance.forms import (
 from compliance.models import Report, SellerCase, SuspensionReview
 from core import audit, dashboard
 from core.clock import utcnow
-from core.db import db
+from core.db import db, write_intent
 from core.errors import ServiceError
 from core.forms import show_service_error
 from core.pagination import paginate
@@ -269,7 +269,9 @@ def export(kind: str) -> Response:
         return redirect(url_for("compliance.reports_page"))
     audit.record("export.downloaded", "export", kind, {"filters": filters}, current_user)
     db.session.commit()
-    name = csv_filename(kind, utcnow(), **filters)
+    write_intent.set(False)  # stream in a read transaction: no write lock while it downloads
+    name = csv_filename(kind, utcnow(), **{k: filters[k] for k in sorted(exports.FILTER_KEYS)
+                                           if k in filters})
     return Response(stream_with_context(
         chunk.encode("utf-8") for chunk in stream_csv(data.header, data.rows)),
         mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -7,6 +7,8 @@ from a stale read snapshot. PostgreSQL needs none of this.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -39,6 +41,18 @@ db = SQLAlchemy(model_class=Base)
 # True while the current unit of work may write; read-only requests set it False so SQLite
 # starts a plain (shared) transaction for them.
 write_intent: ContextVar[bool] = ContextVar("write_intent", default=True)
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Run the block in a read transaction (on SQLite: without the write lock) and end it."""
+    db.session.commit()
+    token = write_intent.set(False)
+    try:
+        yield
+    finally:
+        db.session.commit()
+        write_intent.reset(token)
 
 
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:

@@ -101,7 +101,11 @@ def run_scheduler(app: Flask, jobs: list[Job], exit_after: float | None = None,
     with scheduler_lock(app, on_wait=on_wait):
         _runtime.update(app=app, jobs={j.name: j for j in jobs})
         for job in jobs:
-            run_job(job.name)
+            try:
+                run_job(job.name)
+            except Exception:  # logged by run_job; the other jobs and the schedule go on
+                app.logger.error("catch-up run of %s failed; it runs again on schedule",
+                                 job.name)
         with app.app_context():
             url = db.engine.url
         scheduler = BlockingScheduler(

@@ -150,10 +150,12 @@ def on_inspection(event: InspectionRecorded) -> None:
     before = to_stats(row)
     ref = f"test order #{event.order_id}"
     if event.amended:
-        verdicts = [v for _, v in epoch_verdicts(seller.id, row.epoch_at)]
-        decision = compute_amendment(_label(seller), before,
-                                     compute_replay(verdicts, plan, epoch_start(row)),
-                                     event.verdict, plan, ref)
+        history = epoch_verdicts(seller.id, row.epoch_at)
+        decision = compute_amendment(
+            _label(seller), before, compute_replay([v for _, v in history], plan,
+                                                   epoch_start(row)),
+            event.verdict, event.previous_verdict, plan, ref,
+            in_epoch=any(order_id == event.order_id for order_id, _ in history))
     else:
         decision = compute_decision(_label(seller), before, event.verdict, plan, ref)
     _store(row, decision.stats)
@@ -180,12 +182,17 @@ def reinstate(seller: Seller) -> SellerStatistics:
     return row
 
 
-def refresh_sampling_state(seller: Seller) -> None:
-    """Set the sampling state the statistics call for (after a label change by a person)."""
+def refresh_sampling_state(seller: Seller, why: str = "label change") -> None:
+    """Set the sampling state the statistics call for, recording a change in the audit."""
     row = statistics_row(seller.id)
     plan = current_plan()
     state = compute_sampling_state(_label(seller), to_stats(row), plan)
-    seller.sampling_state = state.value if state is not None else None
+    new = state.value if state is not None else None
+    if seller.sampling_state != new:
+        audit.record("sampling.state_changed", "seller", seller.id,
+                     {"from": seller.sampling_state, "to": new, "why": why,
+                      "snapshot": snapshot(seller, row, plan)})
+        seller.sampling_state = new
 
 
 # ---------------------------------------------------------------- fleet evaluation
@@ -223,6 +230,9 @@ def evaluate_fleet(fix: bool = True) -> tuple[int, list[Correction]]:
             corrections.append(Correction(seller_id, diff))
             if fix:
                 _store(row, replayed)
+                seller = db.session.get(Seller, seller_id)
+                if seller is not None:
+                    refresh_sampling_state(seller, "nightly replay")
                 audit.record("statistics.corrected", "seller", seller_id, {
                     "reason": "the nightly replay of the inspection history differs from "
                               "the stored statistics",
@@ -275,7 +285,7 @@ def renew_labels(today: date) -> list[tuple[Seller, bool]]:
             restart(row, compute_conditional_renewal(to_stats(row)))
         change_label(seller, LabelStatus(seller.label_status), reason, None,
                      snapshot=snapshot(seller, row, current_plan()))
-        refresh_sampling_state(seller)
+        refresh_sampling_state(seller, "renewal")
         out.append((seller, full))
     db.session.flush()
     return out

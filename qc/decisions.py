@@ -151,14 +151,15 @@ def compute_decision(label: LabelStatus | None, before: SellerStats, verdict: st
 
 
 def compute_amendment(label: LabelStatus | None, before: SellerStats, replayed: SellerStats,
-                      new_verdict: str, plan: DecisionPlan, order_ref: str = "") -> Decision:
-    """Apply an amendment: the replayed statistics, and a suspension only when the amended
-    verdict is critical or the replay newly crosses h (a suspension already taken stays for
-    the reviewer to decide)."""
+                      new_verdict: str, previous_verdict: str | None, plan: DecisionPlan,
+                      order_ref: str = "", in_epoch: bool = True) -> Decision:
+    """Apply an amendment: the replayed statistics, and a suspension only when the amendment
+    turns the verdict critical (for an order since the last restart) or makes the replay newly
+    cross h; a suspension already taken stays for the reviewer to decide."""
     on = f" on {order_ref}" if order_ref else ""
     action, reason = Action.NONE, ""
     if label in IN_FORCE:
-        if new_verdict == "critical":
+        if new_verdict == "critical" and previous_verdict != "critical" and in_epoch:
             action, reason = Action.SUSPEND, f"Amended to a critical verdict{on}."
         elif replayed.s >= plan.main.h and before.s < plan.main.h:
             action, reason = Action.SUSPEND, (

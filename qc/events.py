@@ -22,6 +22,7 @@ class InspectionRecorded:
     version: int
     verdict: str
     amended: bool
+    previous_verdict: str | None = None  # the verdict the amendment replaced
 
 
 Listener = Callable[[InspectionRecorded], None]

@@ -77,6 +77,7 @@ class PlanningRun(db.Model):  # type: ignore[name-defined,misc]
     over_budget: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revealed_at: Mapped[datetime | None]
+    verify_result: Mapped[str | None] = mapped_column(Text)  # re-derivation at closing
 
 
 class TestOrder(db.Model):  # type: ignore[name-defined,misc]
@@ -96,7 +97,7 @@ class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     protected: Mapped[bool]
     cost_cents: Mapped[int]
     status: Mapped[str] = mapped_column(String(12), default="planned")
-    marketplace_ref: Mapped[str | None] = mapped_column(String(64))
+    marketplace_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     price_paid_cents: Mapped[int | None]
     placed_at: Mapped[datetime | None]
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

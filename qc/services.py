@@ -32,6 +32,7 @@ from qc.models import (
     Listing,
     PlanningRun,
     SamplingSettings,
+    SellerStatistics,
     TestOrder,
 )
 from qc.orders import (
@@ -155,7 +156,19 @@ def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
     db.session.flush()
     audit.record("sampling.settings_changed", "sampling_settings", settings.id,
                  {"before": before, "after": _settings_payload(settings)}, actor)
+    if before["plan"] != _settings_payload(settings)["plan"]:
+        _restart_all_statistics()
     return settings
+
+
+def _restart_all_statistics() -> None:
+    """A new CUSUM plan applies from now on: every seller's replay starts at today's values,
+    so past orders are never re-scored with parameters that were not in force."""
+    from qc.decision_service import restart, to_stats
+
+    for row in db.session.execute(select(SellerStatistics)).scalars():
+        restart(row, to_stats(row))
+    db.session.flush()
 
 
 # ---------------------------------------------------------------- listings
@@ -228,14 +241,12 @@ def import_listings(data: bytes, filename: str, actor: User) -> ListingImportOut
 # ---------------------------------------------------------------- planning
 
 
-def seller_risk(seller: Seller) -> float:
-    """The seller's risk as S/h; zero until the statistics have a CUSUM value for it."""
-    return float(getattr(seller, "cusum_risk", 0.0) or 0.0)
-
-
 def planning_inputs(period: Period) -> PlanInputs:
     """The recorded inputs of a plan: labelled sellers, their states, listings and settings."""
     settings = current_settings()
+    h = compute_increments(PlanParams(settings.p0, settings.p1, settings.alpha, settings.beta)).h
+    risk = {seller_id: s / h for seller_id, s in db.session.execute(
+        select(SellerStatistics.seller_id, SellerStatistics.s))}
     sellers = list(db.session.execute(
         select(Seller).where(Seller.label_status.in_(
             [LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value])).order_by(Seller.id))
@@ -251,7 +262,7 @@ def planning_inputs(period: Period) -> PlanInputs:
             seller_id=s.id,
             state=SamplingState(s.sampling_state or SamplingState.ONBOARDING.value),
             on_probation=s.label_status == LabelStatus.PROBATION.value,
-            risk=seller_risk(s), listings=tuple(listings.get(s.id, ())))
+            risk=risk.get(s.id, 0.0), listings=tuple(listings.get(s.id, ())))
             for s in sellers),
         rates=settings_rates(settings), budget_cents=settings.budget_cents,
         buyer_accounts=tuple(settings.accounts))
@@ -324,28 +335,39 @@ def periods_due(today: date) -> list[str]:
 
 
 def close_periods(today: date) -> list[PlanningRun]:
-    """Reveal the seed of every planned period that has ended, checking its commitment."""
+    """Reveal the seed of every planned period that has ended, checking its commitment and
+    re-deriving its plan; a period whose sealed seed is missing or altered is reported in the
+    audit trail and the log, and the others still close."""
     revealed = []
     runs = db.session.execute(select(PlanningRun).where(PlanningRun.seed_hex.is_(None))
-                              .order_by(PlanningRun.period)).scalars()
+                              .order_by(PlanningRun.period)).scalars().all()
     for run in runs:
         if parse_period(run.period).end >= today:
             continue
         path = _seed_file(run.period)
+        problem = None
         if not path.is_file():
-            raise ServiceError(f"The sealed seed of {run.period} is missing ({path}); "
-                               "the plan cannot be verified without it.")
-        seed = bytes.fromhex(path.read_text().strip())
-        if compute_commitment(seed) != run.commitment:
-            raise ServiceError(f"The sealed seed of {run.period} does not match its "
-                               "commitment; it was altered.")
+            problem = f"the sealed seed of {run.period} is missing ({path})"
+        else:
+            seed = bytes.fromhex(path.read_text().strip())
+            if compute_commitment(seed) != run.commitment:
+                problem = f"the sealed seed of {run.period} does not match its commitment"
+        if problem is not None:
+            current_app.logger.error("cannot close %s: %s", run.period, problem)
+            audit.record("plan.seed_problem", "planning_run", run.id,
+                         {"period": run.period, "problem": problem})
+            continue
         run.seed_hex = seed.hex()
         run.revealed_at = utcnow()
         db.session.flush()
+        check = verify_plan(run.period)
+        run.verify_result = "match" if check.match else "MISMATCH: " + "; ".join(
+            check.differences[:20])
         audit.record("plan.seed_revealed", "planning_run", run.id,
                      {"period": run.period, "seed": run.seed_hex,
-                      "commitment": run.commitment})
+                      "commitment": run.commitment, "verify_plan": run.verify_result})
         revealed.append(run)
+    db.session.flush()
     return revealed
 
 
@@ -425,6 +447,7 @@ def _move(order: TestOrder, target: OrderStatus, actor: User, payload: Mapping[s
 def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
                 buyer_account: str, actor: User, expected_version: int | None = None) -> None:
     """Record that the order was placed on the marketplace."""
+    _check_order(order, expected_version)
     marketplace_ref = marketplace_ref.strip()
     if not marketplace_ref:
         raise ServiceError("Give the marketplace order reference.", "marketplace_ref")
@@ -441,10 +464,11 @@ def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
     order.buyer_account = buyer_account.strip() or order.buyer_account
     order.placed_at = utcnow()
     order.placed_by_id = actor.id
+    flush_or_conflict("test order", f"Marketplace order {marketplace_ref} was just recorded on "
+                                    "another test order.")
     _move(order, OrderStatus.PLACED, actor, {"marketplace_ref": marketplace_ref,
                                              "price_paid_cents": price_paid_cents,
-                                             "buyer_account": order.buyer_account},
-          expected_version)
+                                             "buyer_account": order.buyer_account}, None)
 
 
 def receive_order(order: TestOrder, received_on: date, condition: PackageCondition,
@@ -695,7 +719,8 @@ def amend_inspection(order: TestOrder, data: InspectionInput, reason: str, actor
         "before": _inspection_payload(previous), "after": _inspection_payload(inspection)},
         actor)
     events.emit(events.InspectionRecorded(order.id, order.seller_id, inspection.id,
-                                          inspection.version, inspection.verdict, amended=True))
+                                          inspection.version, inspection.verdict, amended=True,
+                                          previous_verdict=previous.verdict))
     return inspection
 
 

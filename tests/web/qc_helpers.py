@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from typing import Any
 
@@ -99,7 +100,7 @@ def received_orders(seller: Seller, count: int, start: datetime = NOW) -> list[T
     orders = [TestOrder(run_id=run.id, seller_id=seller.id, listing_id=listing.id,
                         planned_at=start - timedelta(days=5), buyer_account="b@example.test",
                         sampling_state="normal", protected=False, cost_cents=45_000,
-                        status="received", marketplace_ref=f"MP-{seller.id}-{i}-{start:%H%M%S}",
+                        status="received", marketplace_ref=f"MP-{seller.id}-{secrets.token_hex(6)}",
                         price_paid_cents=45_000, placed_at=start - timedelta(days=4),
                         received_on=start.date())
               for i in range(count)]

@@ -292,3 +292,57 @@ def test_oc_command_prints_the_probability_last(app: Flask, runner: FlaskCliRunn
     assert result.output.strip().splitlines()[-1] == "0.4073"
     assert runner.invoke(args=["qc", "oc", "--p", "0.05", "--n", "48"]
                          ).output.strip().splitlines()[-1] == "0.0099"
+
+
+def test_amendment_that_keeps_a_critical_verdict_does_not_suspend_again(
+        app: Flask, client: FlaskClient, login: Callable[..., object]) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    seller = active_seller()
+    login("inspector", "compliance")
+    order = received_orders(seller, 1)[0]
+    inspect_all(client, [order], failed=("LOCK-1",))
+    review = db.session.execute(select(SuspensionReview)).scalar_one()
+    post_form(client, f"/compliance/reviews/{review.id}", {
+        "decision": "overturn", "reason": "Inspector error", "version": review.version})
+    assert reload(seller).label_status == "active"
+    response = inspect(client, order, amend=True, failed=("LOCK-1",),
+                       amend_reason="Typo in the note")
+    assert response.status_code == 302
+    assert reload(seller).label_status == "active"
+    assert len(db.session.execute(select(SuspensionReview)).scalars().all()) == 1
+
+
+def test_a_plan_change_applies_from_then_on(app: Flask, client: FlaskClient,
+                                            runner: FlaskCliRunner,
+                                            login: Callable[..., object]) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    seller = active_seller()
+    login("inspector", "compliance")
+    inspect_all(client, received_orders(seller, 2), failed=("DISP-1",))
+    before = stats(seller).s
+    form = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
+            "rate_tightened": "4", "budget_eur": "60000", "buyer_accounts": "a@b.example",
+            "p0": "0.05", "p1": "0.50", "alpha": "0.005", "beta": "0.10", "submit": "Save"}
+    assert post_form(client, "/qc/plan", form).status_code == 302
+    assert "0 corrected" in runner.invoke(args=["qc", "evaluate"]).output
+    assert stats(seller).s == pytest.approx(before)
+    app.config["CLOCK"] = lambda: NOW + timedelta(hours=3)
+    inspect_all(client, received_orders(seller, 1, NOW + timedelta(hours=3)),
+                failed=("DISP-1",))
+    # the new plan's defect increment ln(0.50/0.05) = 2.3026 applies to the new order only
+    assert stats(seller).s == pytest.approx(before + 2.3026, abs=1e-3)
+
+
+def test_revocation_closes_the_pending_review(app: Flask, client: FlaskClient,
+                                              login: Callable[..., object]) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    seller = active_seller()
+    login("inspector", "compliance")
+    inspect_all(client, received_orders(seller, 1), failed=("ID-2",))
+    assert post_form(client, f"/compliance/sellers/{seller.id}/revoke",
+                     {"reason": "Stolen devices"}).status_code == 302
+    assert reload(seller).label_status == "revoked"
+    review = db.session.execute(select(SuspensionReview)).scalar_one()
+    assert review.status == "superseded"
+    assert "No suspensions are waiting" in client.get("/compliance/reviews").get_data(
+        as_text=True)

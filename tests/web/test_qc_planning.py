@@ -221,3 +221,36 @@ def test_two_scheduler_processes_only_one_plans(app: Flask, db_uri: str,
     runs = db.session.execute(select(PlanningRun.period)).scalars().all()
     assert runs == [f"{today.year:04d}-{today.month:02d}"]
     assert count(TestOrder) == 2
+
+
+def test_a_missing_seed_does_not_block_other_periods(app: Flask,
+                                                     runner: FlaskCliRunner) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    labelled_seller()
+    db.session.commit()
+    plan(app, "2026-05")
+    plan(app, "2026-06")
+    (Path(app.config["PLAN_SEED_DIR"]) / "2026-05.seed").unlink()
+    result = runner.invoke(args=["qc", "close-periods", "--on", "2026-07-02"])
+    assert result.exit_code == 0, result.output
+    assert "revealed the seed of 2026-06" in result.output
+    problem = db.session.execute(select(AuditEntry).where(
+        AuditEntry.action == "plan.seed_problem")).scalar_one()
+    assert "2026-05" in problem.payload
+    assert "missing" in problem.payload
+    assert services.get_run("2026-06").verify_result == "match"
+
+
+def test_budget_cuts_the_lowest_risk_seller_first(app: Flask) -> None:
+    from qc.models import SellerStatistics
+
+    app.config["CLOCK"] = lambda: NOW
+    calm = labelled_seller("normal")
+    risky = labelled_seller("normal")
+    db.session.add_all([SellerStatistics(seller_id=calm.id, s=0.0),
+                        SellerStatistics(seller_id=risky.id, s=0.9)])
+    db.session.commit()
+    services.current_settings().budget_cents = 45_000  # room for one order
+    db.session.commit()
+    plan(app)
+    assert orders_by_seller() == {risky.id: 1}

@@ -106,3 +106,10 @@ def test_a_schema_mistake_is_a_500_not_a_503(app_factory: Callable[..., Flask]) 
     response = app.test_client().get("/bad-sql")
     assert response.status_code == 500
     assert "Something went wrong" in response.get_data(as_text=True)
+
+
+def test_an_id_too_large_for_the_database_is_a_404(client: FlaskClient,
+                                                    login: Callable[..., object]) -> None:
+    login("inspector", "compliance")
+    for url in ("/qc/orders/99999999999999999999", "/compliance/sellers/99999999999999999999"):
+        assert client.get(url).status_code == 404
