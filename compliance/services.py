@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
 from compliance.models import SellerCase, SuspensionReview
 from core import audit
@@ -35,8 +36,10 @@ def on_label_changed(event: LabelChanged) -> None:
 
 def pending_reviews() -> Select[tuple[SuspensionReview]]:
     """Suspensions waiting for review, oldest first."""
-    return select(SuspensionReview).where(SuspensionReview.status == "pending").order_by(
-        SuspensionReview.opened_at, SuspensionReview.id)
+    return (select(SuspensionReview).where(SuspensionReview.status == "pending")
+            .options(selectinload(SuspensionReview.seller),
+                     selectinload(SuspensionReview.label_event))
+            .order_by(SuspensionReview.opened_at, SuspensionReview.id))
 
 
 def _check(review: SuspensionReview, expected_version: int | None) -> None:

@@ -54,7 +54,7 @@ def reviews() -> str:
 
 def seller_evidence(seller: Seller) -> dict[str, object]:
     """What a reviewer needs to see about a seller's statistics and inspections."""
-    return {"orders": qc_services.seller_orders(seller)[:30],
+    return {"orders": qc_services.seller_orders(seller, limit=30),
             "verdicts": qc_services.seller_verdicts(seller),
             **decisions.seller_summary(seller)}
 

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from flask import current_app
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from core import audit
 from core.clock import utcnow
@@ -176,7 +177,8 @@ def _restart_all_statistics() -> None:
 
 def listing_query(seller_id: int | None = None, q: str = "") -> Select[tuple[Listing]]:
     """Listings, optionally of one seller or matching a search, by seller and SKU."""
-    stmt = select(Listing).join(Seller).order_by(Seller.legal_name, Listing.sku)
+    stmt = (select(Listing).join(Seller).options(contains_eager(Listing.seller))
+            .order_by(Seller.legal_name, Listing.sku))
     if seller_id is not None:
         stmt = stmt.where(Listing.seller_id == seller_id)
     if q:
@@ -517,7 +519,7 @@ def close_order(order: TestOrder, disposition: Disposition, actor: User,
 def order_queue(kind: str) -> Select[tuple[TestOrder]]:
     """Orders an inspector works on, oldest first: to place, to receive, to inspect."""
     now = utcnow()
-    stmt = select(TestOrder)
+    stmt = select(TestOrder).options(selectinload(TestOrder.seller))
     if kind == "place":
         stmt = stmt.where(TestOrder.status == OrderStatus.PLANNED.value,
                           TestOrder.planned_at <= now).order_by(TestOrder.planned_at)
@@ -552,10 +554,11 @@ def queue_counts() -> dict[str, int]:
             "inspect": rows.get(OrderStatus.RECEIVED.value, 0)}
 
 
-def seller_orders(seller: Seller) -> list[TestOrder]:
-    """A seller's test orders, newest planned first."""
+def seller_orders(seller: Seller, limit: int = 50) -> list[TestOrder]:
+    """A seller's latest test orders, newest planned first (the CSV export has them all)."""
     return list(db.session.execute(select(TestOrder).where(TestOrder.seller_id == seller.id)
-                                   .order_by(TestOrder.planned_at.desc())).scalars())
+                                   .order_by(TestOrder.planned_at.desc()).limit(limit))
+                .scalars())
 
 
 def seller_verdicts(seller: Seller) -> dict[int, str]:

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from flask import current_app
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import lazyload, selectinload
 
 from core import audit
 from core.clock import utcnow
@@ -572,7 +573,10 @@ def applications_waiting() -> list[tuple[str, int, Any]]:
 
 def application_query(status: str = "") -> Select[tuple[Application]]:
     """Applications, oldest status change first, optionally of one status."""
-    stmt = select(Application).order_by(Application.status_changed_at, Application.id)
+    stmt = (select(Application)
+            .options(selectinload(Application.seller), selectinload(Application.template),
+                     lazyload(Application.items))
+            .order_by(Application.status_changed_at, Application.id))
     if status == "open":
         stmt = stmt.where(Application.status.in_([s.value for s in OPEN_STATUSES]))
     elif status:

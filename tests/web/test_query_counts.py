@@ -1,0 +1,107 @@
+"""Pages issue a fixed number of queries, whatever the amount of data behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from compliance.models import SuspensionReview
+from core.db import db
+from qc.models import Inspection, SellerStatistics
+from tests.factories import ListingFactory, SellerFactory, UserFactory
+from tests.web.qc_helpers import NOW, received_orders
+from vetting.models import Application, LabelEvent
+from vetting.services import create_application
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def build(app: Flask, sellers: int, orders_each: int) -> int:
+    """Sellers with labels, listings, inspected and waiting orders, applications, reviews."""
+    app.config["CLOCK"] = lambda: NOW
+    staff = UserFactory(email=f"builder{sellers}@example.test", roles=["vetting", "inspector"])
+    first = None
+    for i in range(sellers):
+        seller = SellerFactory(country="DE" if i % 2 else "FR")
+        create_application(seller, staff)
+        seller.label_status, seller.sampling_state = "active", "normal"
+        seller.label_valid_from = date(2026, 1, 1)
+        seller.label_valid_until = date(2026, 6, 30) + timedelta(days=i % 20)
+        ListingFactory(seller=seller)
+        db.session.add(SellerStatistics(seller_id=seller.id, s=0.5, inspected=orders_each))
+        first = first or seller
+        orders = received_orders(seller, orders_each)
+        for n, order in enumerate(orders):
+            if n % 2:
+                order.status = "inspected"
+                order.inspected_at = NOW
+                db.session.add(Inspection(order_id=order.id, version=1, is_current=True,
+                                          inspector_id=staff.id, observed_grade="good",
+                                          verdict="conforming", score=100))
+        event_row = LabelEvent(seller_id=seller.id, from_status="active", to_status="suspended",
+                               reason="test", actor="system", pending_review=True)
+        db.session.add(event_row)
+        db.session.flush()
+        db.session.add(SuspensionReview(seller_id=seller.id, label_event_id=event_row.id))
+    db.session.commit()
+    assert first is not None
+    return first.id
+
+
+PAGES = {
+    "seller list": "/vetting/sellers?country=DE&page=1",
+    "applications": "/vetting/applications",
+    "inspector queue (receive)": "/qc/orders?queue=receive",
+    "inspector queue (all)": "/qc/orders?queue=all",
+    "review queue": "/compliance/reviews",
+    "home dashboards": "/",
+    "listings": "/qc/listings",
+    "reports": "/compliance/reports",
+}
+
+
+def query_counts(app: Flask, client: FlaskClient, seller_id: int) -> dict[str, int]:
+    counts = {}
+    for name, url in {**PAGES, "seller page": f"/vetting/sellers/{seller_id}",
+                      "compliance file": f"/compliance/sellers/{seller_id}"}.items():
+        client.get(url)  # warm up (first-use rows such as default settings)
+        with counting(app) as statements:
+            assert client.get(url).status_code == 200, url
+        counts[name] = len(statements)
+    return counts
+
+
+def test_query_count_does_not_grow_with_data(app_factory: Callable[..., Flask]) -> None:
+    small_app = app_factory()
+    with small_app.app_context():
+        seller_id = build(small_app, sellers=2, orders_each=2)
+        client = small_app.test_client()
+        from tests.conftest import sign_in
+        UserFactory(email="all@example.test", roles=["vetting", "inspector", "compliance",
+                                                      "admin"])
+        db.session.commit()
+        sign_in(client, "all@example.test")
+        small = query_counts(small_app, client, seller_id)
+        build(small_app, sellers=30, orders_each=12)  # now many more rows everywhere
+        large = query_counts(small_app, client, seller_id)
+    assert large == small
+    assert max(small.values()) <= 30
+    assert Application  # the applications page lists rows built above
