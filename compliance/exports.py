@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import lazyload
 
 from core.db import db
 from core.errors import ServiceError
@@ -56,7 +57,10 @@ def _seller_id(filters: Mapping[str, str]) -> int | None:
 
 
 def _stream(stmt: Select[Any]) -> Iterator[Any]:
-    yield from db.session.execute(stmt.execution_options(yield_per=BATCH))
+    # No relationship loading: the columns an export needs are all in its own SELECT, and an
+    # eager loader would fetch every checkpoint result with the inspections.
+    yield from db.session.execute(stmt.options(lazyload("*")).execution_options(
+        yield_per=BATCH))
 
 
 def _sellers(filters: Mapping[str, str]) -> Export:
@@ -92,59 +96,59 @@ def _label_events(filters: Mapping[str, str]) -> Export:
 
 def _test_orders(filters: Mapping[str, str]) -> Export:
     start, end = _dates(filters)
-    stmt = (select(TestOrder, PlanningRun.period, Seller.legal_name, Listing)
-            .join(PlanningRun, TestOrder.run_id == PlanningRun.id)
-            .join(Seller, TestOrder.seller_id == Seller.id)
-            .join(Listing, TestOrder.listing_id == Listing.id)
-            .order_by(TestOrder.planned_at, TestOrder.id))
+    o = TestOrder
+    stmt = (select(o.id, PlanningRun.period, o.seller_id, Seller.legal_name, Listing.sku,
+                   Listing.device_model, Listing.category, Listing.promised_grade, o.planned_at,
+                   o.sampling_state, o.buyer_account, o.status, o.marketplace_ref,
+                   o.price_paid_cents, o.placed_at, o.received_on, o.package_condition,
+                   o.inspected_at, o.closed_at, o.disposition, o.cancel_reason)
+            .join(PlanningRun, o.run_id == PlanningRun.id)
+            .join(Seller, o.seller_id == Seller.id)
+            .join(Listing, o.listing_id == Listing.id)
+            .order_by(o.planned_at, o.id))
     if (seller_id := _seller_id(filters)) is not None:
-        stmt = stmt.where(TestOrder.seller_id == seller_id)
+        stmt = stmt.where(o.seller_id == seller_id)
     if filters.get("status"):
-        stmt = stmt.where(TestOrder.status == filters["status"])
+        stmt = stmt.where(o.status == filters["status"])
     if start:
-        stmt = stmt.where(TestOrder.planned_at >= start)
+        stmt = stmt.where(o.planned_at >= start)
     if end:
-        stmt = stmt.where(TestOrder.planned_at < end)
+        stmt = stmt.where(o.planned_at < end)
     header = ["id", "period", "seller_id", "seller", "sku", "device_model", "category",
               "promised_grade", "planned_at_utc", "sampling_state", "buyer_account", "status",
               "marketplace_ref", "price_paid_eur", "placed_at_utc", "received_on",
               "package_condition", "inspected_at_utc", "closed_at_utc", "disposition",
               "cancel_reason"]
-    rows = ((o.id, period, o.seller_id, name, item.sku, item.device_model, item.category,
-             item.promised_grade, o.planned_at, o.sampling_state, o.buyer_account, o.status,
-             o.marketplace_ref,
-             f"{o.price_paid_cents / 100:.2f}" if o.price_paid_cents is not None else None,
-             o.placed_at, o.received_on, o.package_condition, o.inspected_at, o.closed_at,
-             o.disposition, o.cancel_reason)
-            for o, period, name, item in _stream(stmt))
+    price = header.index("price_paid_eur")
+    rows = ((*row[:price], f"{row[price] / 100:.2f}" if row[price] is not None else None,
+             *row[price + 1:]) for row in _stream(stmt))
     return Export("test-orders", header, rows)
 
 
 def _inspections(filters: Mapping[str, str]) -> Export:
     start, end = _dates(filters)
-    stmt = (select(Inspection, TestOrder.seller_id, Listing.category, Listing.promised_grade,
-                   User.email)
-            .join(TestOrder, Inspection.order_id == TestOrder.id)
+    i = Inspection
+    stmt = (select(i.id, i.order_id, i.version, i.is_current, TestOrder.seller_id,
+                   Listing.category, Listing.promised_grade, i.observed_grade,
+                   i.battery_percent, i.battery_cycles, i.battery_swollen, i.cable_missing,
+                   i.verdict, i.score, User.email, i.submitted_at, i.amend_reason, i.notes)
+            .join(TestOrder, i.order_id == TestOrder.id)
             .join(Listing, TestOrder.listing_id == Listing.id)
-            .join(User, Inspection.inspector_id == User.id)
-            .order_by(Inspection.submitted_at, Inspection.id))
+            .join(User, i.inspector_id == User.id)
+            .order_by(i.submitted_at, i.id))
     if (seller_id := _seller_id(filters)) is not None:
         stmt = stmt.where(TestOrder.seller_id == seller_id)
     if filters.get("current") == "1":
-        stmt = stmt.where(Inspection.is_current.is_(True))
+        stmt = stmt.where(i.is_current.is_(True))
     if start:
-        stmt = stmt.where(Inspection.submitted_at >= start)
+        stmt = stmt.where(i.submitted_at >= start)
     if end:
-        stmt = stmt.where(Inspection.submitted_at < end)
+        stmt = stmt.where(i.submitted_at < end)
     header = ["id", "order_id", "version", "in_force", "seller_id", "category",
               "promised_grade", "observed_grade", "battery_percent", "battery_cycles",
               "battery_swollen", "cable_missing", "verdict", "score", "inspector",
               "submitted_at_utc", "amend_reason", "notes"]
-    rows = ((i.id, i.order_id, i.version, i.is_current, seller, category, grade,
-             i.observed_grade, i.battery_percent, i.battery_cycles, i.battery_swollen,
-             i.cable_missing, i.verdict, i.score, email, i.submitted_at, i.amend_reason,
-             i.notes) for i, seller, category, grade, email in _stream(stmt))
-    return Export("inspections", header, rows)
+    return Export("inspections", header, (tuple(row) for row in _stream(stmt)))
 
 
 EXPORTS = {"sellers": _sellers, "label-events": _label_events, "test-orders": _test_orders,
