@@ -216,3 +216,31 @@ def demo_seed_command(if_empty: bool) -> None:
     click.echo(f"Sellers: {new} created, {len(sellers) - new} already present.")
     click.echo(f"Listings: {qc['listings']} created; test orders planned now: {qc['planned']} "
                f"({qc['orders']} in all).")
+
+
+@demo_cli.command("fleet")
+@click.option("--sellers", type=click.IntRange(1, 100_000), default=3000, show_default=True,
+              help="Sellers in the fleet.")
+@click.option("--years", type=click.IntRange(1, 10), default=3, show_default=True,
+              help="Years of monthly plans, orders and inspections.")
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Same seed and --until, same rows.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="History ends at 00:00 UTC that day (default: today by the app clock).")
+def demo_fleet_command(sellers: int, years: int, seed: int, until: Any) -> None:
+    """Build a realistic benchmark fleet in bulk into an empty database (see qc/fleet.py)."""
+    import time
+
+    from core.clock import utcnow
+    from core.errors import ServiceError
+    from qc.fleet import FleetConfig, build_fleet, format_summary
+
+    started = time.perf_counter()
+    try:
+        config = FleetConfig(sellers, years, seed, until.date() if until else utcnow().date())
+        summary = build_fleet(config, progress=lambda msg: click.echo(f"  {msg}"))
+    except ServiceError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(format_summary(summary, time.perf_counter() - started))

@@ -102,8 +102,12 @@ def app_factory(db_uri: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     made: list[Flask] = []
 
     def build(**extra: object) -> Flask:
-        app = create_app(make_config(db_uri, **{"EVIDENCE_DIR": str(tmp_path / "evidence"),
-                                                **extra}))
+        app = create_app(make_config(db_uri, **{
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+            "PLAN_SEED_DIR": str(tmp_path / "plan-seeds"),
+            "REPORT_DIR": str(tmp_path / "reports"),
+            "SCHEDULER_LOCK_FILE": str(tmp_path / "scheduler.lock"),
+            **extra}))
         app.test_client_class = RequestClient
         made.append(app)
         return app

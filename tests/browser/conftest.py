@@ -46,7 +46,9 @@ def browser() -> Iterator[Browser]:
 def live_app(db_uri: str, tmp_path: Path) -> Flask:
     """The app the live server serves (tests may prepare data in its context)."""
     return create_app(make_config(db_uri, EVIDENCE_DIR=str(tmp_path / "evidence"),
-                                  PLAN_SEED_DIR=str(tmp_path / "seeds")))
+                                  PLAN_SEED_DIR=str(tmp_path / "seeds"),
+                                  REPORT_DIR=str(tmp_path / "reports"),
+                                  SCHEDULER_LOCK_FILE=str(tmp_path / "scheduler.lock")))
 
 
 @pytest.fixture
