@@ -96,7 +96,8 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
     """One link of the append-only, hash-chained audit trail."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),)
+    __table_args__ = (Index("ix_audit_entries_entity", "entity_type", "entity_id"),
+                      Index("ix_audit_entries_action_at", "action", "at"))
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime]
