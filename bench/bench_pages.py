@@ -1,7 +1,8 @@
 """Load benchmark of the busiest pages under `gunicorn -w 2`, measured with wrk.
 
     .venv/bin/python bench/bench_pages.py --database-url URL [--duration 20] [--connections 8]
-                                          [--threads 2] [--workers 2] [--json PATH]
+                                          [--threads 2] [--workers 2] [--timeout 10]
+                                          [--json PATH]
 
 1. Starts `gunicorn -w 2 -b 127.0.0.1:<free port> 'app:create_app()'` from the project folder
    with FLASK_SECRET_KEY=bench, FLASK_SESSION_COOKIE_SECURE=false and both DATABASE_URL and
