@@ -29,6 +29,7 @@ from qc.decisions import (
     compute_decision,
     compute_decision_plan,
     compute_reinstated,
+    compute_renewal,
     compute_replay,
     compute_sampling_state,
 )
@@ -43,7 +44,6 @@ from vetting.services import change_label
 
 STAT_FIELDS = ("s", "minor_s", "clean_run", "onboarding", "inspected", "defects", "minor",
                "critical")
-RENEWAL_MIN_INSPECTED = 6
 
 
 def plan_params(settings: SamplingSettings) -> PlanParams:
@@ -268,16 +268,8 @@ def renew_labels(today: date) -> list[tuple[Seller, bool]]:
             TestOrder.seller_id == seller.id, TestOrder.inspected_at.is_not(None),
             func.date(TestOrder.inspected_at) >= start,
             func.date(TestOrder.inspected_at) <= end)).scalar_one()
-        full = not suspended and inspected >= RENEWAL_MIN_INSPECTED
-        if full:
-            reason = (f"Renewed: not suspended from {start} to {end}; {inspected} inspected "
-                      "test orders (at least 6 needed).")
-        else:
-            why = [f"suspended {suspended} time(s)"] if suspended else []
-            if inspected < RENEWAL_MIN_INSPECTED:
-                why.append(f"only {inspected} inspected test orders (6 needed)")
-            reason = ("Renewed conditionally (" + "; ".join(why)
-                      + "): the seller returns to onboarding-rate sampling.")
+        renewal = compute_renewal(suspended, inspected, start, end)
+        full, reason = renewal.full, renewal.reason
         seller.label_valid_from = end
         seller.label_valid_until = compute_label_end(end)
         row = statistics_row(seller.id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date
 from enum import StrEnum
 
 from qc.sampling import SamplingState
@@ -177,3 +178,27 @@ def compute_reinstated(stats: SellerStats, plan: DecisionPlan) -> SellerStats:
 def compute_conditional_renewal(stats: SellerStats) -> SellerStats:
     """A conditional renewal sends the seller back to onboarding-rate sampling."""
     return replace(stats, onboarding=True, clean_run=0)
+
+
+RENEWAL_MIN_INSPECTED = 6
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """The anniversary decision: full or conditional renewal, and why."""
+
+    full: bool
+    reason: str
+
+
+def compute_renewal(suspended: int, inspected: int, start: date, end: date) -> Renewal:
+    """Renew fully when the label was never suspended in its year and at least six orders
+    were inspected; otherwise conditionally (back to onboarding-rate sampling)."""
+    if not suspended and inspected >= RENEWAL_MIN_INSPECTED:
+        return Renewal(True, f"Renewed: not suspended from {start} to {end}; {inspected} "
+                             f"inspected test orders (at least {RENEWAL_MIN_INSPECTED} needed).")
+    why = [f"suspended {suspended} time(s)"] if suspended else []
+    if inspected < RENEWAL_MIN_INSPECTED:
+        why.append(f"only {inspected} inspected test orders ({RENEWAL_MIN_INSPECTED} needed)")
+    return Renewal(False, "Renewed conditionally (" + "; ".join(why)
+                   + "): the seller returns to onboarding-rate sampling.")

@@ -88,7 +88,7 @@ from core.models import AuditEntry, User
 from core.services import create_user, get_user_by_email
 from qc import services
 from qc.catalog import BATTERY_CODE, CABLE_CODE, Severity
-from qc.decision_service import RENEWAL_MIN_INSPECTED, current_plan
+from qc.decision_service import current_plan
 from qc.decisions import (
     IN_FORCE,
     Action,
@@ -97,6 +97,7 @@ from qc.decisions import (
     compute_conditional_renewal,
     compute_decision,
     compute_reinstated,
+    compute_renewal,
     compute_sampling_state,
 )
 from qc.models import (
@@ -1015,16 +1016,8 @@ class _Fleet:
             return
         suspended = sum(1 for d in seller.suspended_on if start <= d <= end)
         inspected = sum(1 for d in seller.inspected_on if start <= d <= end)
-        full = not suspended and inspected >= RENEWAL_MIN_INSPECTED
-        if full:
-            reason = (f"Renewed: not suspended from {start} to {end}; {inspected} inspected "
-                      "test orders (at least 6 needed).")
-        else:
-            why = [f"suspended {suspended} time(s)"] if suspended else []
-            if inspected < RENEWAL_MIN_INSPECTED:
-                why.append(f"only {inspected} inspected test orders (6 needed)")
-            reason = ("Renewed conditionally (" + "; ".join(why)
-                      + "): the seller returns to onboarding-rate sampling.")
+        renewal = compute_renewal(suspended, inspected, start, end)
+        full, reason = renewal.full, renewal.reason
         seller.valid_from = end
         seller.valid_until = compute_label_end(end)
         if not full:
