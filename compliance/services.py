@@ -17,6 +17,7 @@ from core.db import db, flush_or_conflict
 from core.errors import ConflictError, ServiceError
 from core.models import User
 from qc import decision_service as decisions
+from vetting import events as label_events
 from vetting.events import LabelChanged
 from vetting.labels import LabelStatus
 from vetting.models import LabelEvent, Seller
@@ -63,6 +64,8 @@ def confirm_suspension(review: SuspensionReview, reason: str, actor: User,
     audit.record("suspension.confirmed", "seller", review.seller_id,
                  {"review_id": review.id, "label_event_id": review.label_event_id,
                   "reason": review.reason}, actor)
+    label_events.emit_confirmed(label_events.SuspensionConfirmed(
+        review.seller_id, review.id, review.label_event_id, review.reason))
     return review
 
 

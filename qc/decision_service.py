@@ -276,7 +276,8 @@ def renew_labels(today: date) -> list[tuple[Seller, bool]]:
         if not full:
             restart(row, compute_conditional_renewal(to_stats(row)))
         change_label(seller, LabelStatus(seller.label_status), reason, None,
-                     snapshot=snapshot(seller, row, current_plan()))
+                     snapshot=snapshot(seller, row, current_plan()),
+                     renewal="full" if full else "conditional")
         refresh_sampling_state(seller, "renewal")
         out.append((seller, full))
     db.session.flush()

@@ -251,8 +251,12 @@ def today() -> date:
 
 def change_label(seller: Seller, target: LabelStatus, reason: str, actor: User | None, *,
                  pending_review: bool = False, snapshot: Mapping[str, Any] | None = None,
-                 application: Application | None = None) -> LabelEvent:
-    """Move a seller's label along the transition table and record the event."""
+                 application: Application | None = None,
+                 renewal: str | None = None) -> LabelEvent:
+    """Move a seller's label along the transition table and record the event.
+
+    `renewal` ("full" or "conditional") marks a renewal in place (same status, new validity).
+    """
     current = LabelStatus(seller.label_status) if seller.label_status else None
     try:
         change = compute_label_change(current, target, reason, pending_review=pending_review)
@@ -281,7 +285,7 @@ def change_label(seller: Seller, target: LabelStatus, reason: str, actor: User |
         "sampling_state": seller.sampling_state, "snapshot": snapshot,
         "application_id": event.application_id}, actor)
     label_events.emit(label_events.LabelChanged(seller.id, event.from_status, event.to_status,
-                                                event.id, event.pending_review))
+                                                event.id, event.pending_review, renewal))
     return event
 
 

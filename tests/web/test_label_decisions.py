@@ -21,6 +21,7 @@ from qc.models import SellerStatistics, TestOrder
 from tests.conftest import post_form, sign_in
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, inspect, received_orders
+from vetting import events as label_events
 from vetting.models import LabelEvent, Seller
 
 H = 5.193
@@ -85,6 +86,8 @@ def test_seller_from_active_through_suspension_and_probation_back_to_active(
 
     # a vetting user may not confirm; a compliance officer does
     review = db.session.execute(select(SuspensionReview)).scalar_one()
+    confirmed: list[label_events.SuspensionConfirmed] = []
+    label_events.subscribe_confirmed(app, confirmed.append)
     outsider = app.test_client()
     UserFactory(email="vet@example.test", roles=["vetting"])
     db.session.commit()
@@ -100,6 +103,8 @@ def test_seller_from_active_through_suspension_and_probation_back_to_active(
                       "version": review.version}).status_code == 302
     db.session.expire_all()
     assert db.session.get(SuspensionReview, review.id).status == "confirmed"
+    assert confirmed == [label_events.SuspensionConfirmed(
+        seller.id, review.id, event.id, "Four display faults in a row.")]
     assert reload(seller).label_status == "suspended"
 
     # the seller appeals with a corrective-action plan; it is accepted; reinstatement
@@ -248,6 +253,8 @@ def test_renewal_full_and_conditional(app: Flask, client: FlaskClient,
     inspect_all(client, received_orders(good, 6, datetime(2026, 12, 20, 9, 0)))
     inspect_all(client, received_orders(thin, 2, datetime(2026, 12, 20, 9, 0)))
     app.config["CLOCK"] = lambda: datetime(2027, 1, 10, 0, 20)
+    heard: list[label_events.LabelChanged] = []
+    label_events.subscribe(app, heard.append)
     result = runner.invoke(args=["qc", "renew"])
     assert result.exit_code == 0, result.output
     assert "2 label(s) renewed." in result.output
@@ -258,6 +265,8 @@ def test_renewal_full_and_conditional(app: Flask, client: FlaskClient,
     reasons = {e.seller_id: e.reason for e in db.session.execute(select(LabelEvent)).scalars()}
     assert reasons[good.id].startswith("Renewed: not suspended")
     assert "only 2 inspected test orders (6 needed)" in reasons[thin.id]
+    assert {(e.seller_id, e.to_status, e.renewal) for e in heard} == {
+        (good.id, "active", "full"), (thin.id, "active", "conditional")}
     assert "0 label(s) renewed." in runner.invoke(args=["qc", "renew"]).output
 
 
