@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint install db clean
+.PHONY: run test lint install db clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ run: db
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The benchmark suite on a 3,000-seller fleet it builds (or reuses) in instance/; set
+# BENCH_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL. About 10 minutes.
+bench: install
+	$(VENV)/bin/python bench/suite.py $(BENCH_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

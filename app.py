@@ -232,6 +232,7 @@ def demo_fleet_command(sellers: int, years: int, seed: int, until: Any) -> None:
     import time
 
     from core.clock import utcnow
+    from core.db import refresh_planner_statistics
     from core.errors import ServiceError
     from qc.fleet import FleetConfig, build_fleet, format_summary
 
@@ -242,5 +243,7 @@ def demo_fleet_command(sellers: int, years: int, seed: int, until: Any) -> None:
     except ServiceError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
+    db.session.commit()
+    refresh_planner_statistics()
     db.session.commit()
     click.echo(format_summary(summary, time.perf_counter() - started))

@@ -16,6 +16,7 @@ Nothing is left in the database: every write is rolled back.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -40,7 +41,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", help="also write the figures as JSON to this file")
     args = parser.parse_args()
+    figures: dict[str, object] = {}
     os.environ["DATABASE_URL"] = args.database_url
 
     from app import create_app
@@ -76,6 +79,9 @@ def main() -> None:
 
         scan_med, scan_min = median_time(bare_scan, args.repeat)
         eval_med, eval_min = median_time(evaluate, args.repeat)
+        figures.update(evaluation_s=eval_med, evaluation_min_s=eval_min, scan_s=scan_med,
+                       scan_min_s=scan_min, ratio=eval_med / scan_med, dialect=dialect,
+                       sellers=sellers, inspections=inspections)
         print(f"1. evaluation: median {eval_med:.3f} s (min {eval_min:.3f}); bare ordered scan "
               f"median {scan_med:.3f} s (min {scan_min:.3f}); ratio {eval_med / scan_med:.2f}")
 
@@ -88,6 +94,7 @@ def main() -> None:
             db.session.rollback()
 
         plan_med, plan_min = median_time(plan, max(3, args.repeat // 2))
+        figures.update(planning_s=plan_med, planning_min_s=plan_min, period=period.key)
         print(f"2. planning {period.key} for the fleet: median {plan_med:.3f} s "
               f"(min {plan_min:.3f})")
 
@@ -113,6 +120,8 @@ def main() -> None:
 
             med, low = median_time(submit, 20)
             results.append((history, med, low))
+        figures["submit"] = [{"history": h, "median_ms": m * 1000, "min_ms": lo * 1000}
+                             for h, m, lo in results]
         for history, med, low in results:
             print(f"3. submit + decision with {history} orders of history: median "
                   f"{med * 1000:.1f} ms (min {low * 1000:.1f})")
@@ -128,9 +137,14 @@ def main() -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         db.session.rollback()
+        figures.update(export_rows=rows - 1, export_mb=size / 1e6, export_s=elapsed,
+                       export_peak_mb=peak / 1e6)
         print(f"4. CSV export of inspections: {rows - 1} rows, {size / 1e6:.1f} MB in "
               f"{elapsed:.2f} s; peak Python memory {peak / 1e6:.1f} MB")
         _cleanup(db)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=2)
 
 
 BENCH_SELLER_NAME = "Benchmark history seller"

@@ -794,6 +794,20 @@ def print_report(args: argparse.Namespace, summary: dict[str, Any],
         print(text)
 
 
+def key_figures(result: dict[str, Any]) -> dict[str, float]:
+    """The figures `bench/suite.py` compares with the targets."""
+    dossier = result["dossier"]
+    return {
+        "dossier_s": statistics.median(r.total for r in dossier),
+        "dossier_pages": dossier[0].pages,
+        "dossier_overhead_pct": max(
+            overhead(dossier, statistics.median),
+            statistics.median(100 * (r.total - r.pdf) / r.pdf for r in dossier)),
+        "period_s": statistics.median(r.total for r in result["period"]),
+        "period_peak_rss_mb": result["rss_after_period_mb"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sellers", type=int, default=3000)
@@ -804,6 +818,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="add cProfile's top 10 of one extra render of each report")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
+    parser.add_argument("--json", type=Path, help="also write the key figures as JSON here")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="labelkeeper-bench-"))
     db_uri = f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -816,6 +831,8 @@ def main() -> None:
         app = create_app(app_config(db_uri, workdir))
         result = measure(app, summary, args.repeats, args.profile)
         print_report(args, summary, result)
+        if args.json:
+            args.json.write_text(json.dumps(key_figures(result), indent=2))
     finally:
         if args.keep:
             print(f"\ndatabase kept in {workdir}")

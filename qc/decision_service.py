@@ -125,13 +125,15 @@ def snapshot(seller: Seller, row: SellerStatistics, plan: DecisionPlan,
 
 def _apply(seller: Seller, row: SellerStatistics, action: Action, reason: str,
            state: Any, plan: DecisionPlan, order_ref: str) -> None:
+    new_state = state.value if state is not None else None
+    if action == Action.NONE and seller.sampling_state == new_state:
+        return  # the common case: nothing to record, and no history to read for a snapshot
     snap = snapshot(seller, row, plan, order_ref)
     if action == Action.SUSPEND:
         change_label(seller, LabelStatus.SUSPENDED, reason, None, pending_review=True,
                      snapshot=snap)
     elif action == Action.END_PROBATION:
         change_label(seller, LabelStatus.ACTIVE, reason, None, snapshot=snap)
-    new_state = state.value if state is not None else None
     if seller.sampling_state != new_state:
         before = seller.sampling_state
         seller.sampling_state = new_state
