@@ -126,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
     from vetting.views import bp as vetting_bp
     from vetting.views import register_panels as vetting_panels
     from webhooks.views import bp as webhooks_bp
+    from webhooks.views import register_panels as webhooks_panels
 
     for bp in (core_bp, vetting_bp, qc_bp, compliance_bp):
         app.register_blueprint(bp)
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     vetting_panels(app)
     qc_panels(app)
     compliance_panels(app)
+    webhooks_panels(app)
 
 
 def register_events(app: Flask) -> None:

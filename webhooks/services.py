@@ -220,6 +220,12 @@ def endpoints() -> Select[tuple[WebhookEndpoint]]:
                                             WebhookEndpoint.id.desc())
 
 
+def count_active_endpoints() -> int:
+    """How many endpoints receive events."""
+    return db.session.execute(select(func.count()).select_from(WebhookEndpoint)
+                              .where(WebhookEndpoint.active.is_(True))).scalar_one()
+
+
 def count_deliveries(endpoint_id: int | None = None) -> dict[str, int]:
     """Deliveries by status, for one endpoint or all."""
     stmt = select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from core import dashboard
 from core.db import db
 from core.errors import ServiceError
 from core.forms import ConfirmForm, show_service_error
@@ -93,3 +94,11 @@ def redeliver(delivery_id: int) -> Response:
             flash(f"Event {delivery.event.idempotency_key} to {delivery.endpoint.url} is queued "
                   "again and will be sent within seconds.", "success")
     return redirect(url_for("webhooks.dead_letters"))
+
+
+def register_panels(app: Flask) -> None:
+    """The administrators' webhook panel on the home dashboard."""
+    dashboard.register_panel(app, dashboard.Panel(
+        "Webhooks", frozenset({Role.ADMIN}), "webhooks/_panel_webhooks.html",
+        lambda: {"counts": services.count_deliveries(),
+                 "endpoints": services.count_active_endpoints()}))

@@ -189,6 +189,9 @@ def test_dead_after_max_attempts_stops_blocking_and_redeliver_sends_it_again(
     assert statuses() == ["dead", "delivered"]
     assert receiver.sequences_sent(seller.id) == [1, 1, 1, 2]
     admin = login("admin")
+    home = client.get("/").get_data(as_text=True)
+    assert "dead webhook deliveries" in home
+    assert "Review dead letters" in home
     page = client.get("/admin/webhooks/dead").get_data(as_text=True)
     assert "HTTP 500" in page
     assert "label.changed" in page
