@@ -231,7 +231,7 @@ def count_deliveries(endpoint_id: int | None = None) -> dict[str, int]:
     stmt = select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
     if endpoint_id is not None:
         stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
-    return {status: n for status, n in db.session.execute(stmt).tuples()}
+    return {status: n for status, n in db.session.execute(stmt)}
 
 
 def counts_by_endpoint() -> dict[int, dict[str, int]]:
@@ -240,7 +240,7 @@ def counts_by_endpoint() -> dict[int, dict[str, int]]:
     rows = db.session.execute(select(WebhookDelivery.endpoint_id, WebhookDelivery.status,
                                      func.count())
                               .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status))
-    for endpoint_id, status, n in rows.tuples():
+    for endpoint_id, status, n in rows:
         out.setdefault(endpoint_id, {})[status] = n
     return out
 
