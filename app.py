@@ -125,13 +125,17 @@ def register_blueprints(app: Flask) -> None:
     from qc.views import register_panels as qc_panels
     from vetting.views import bp as vetting_bp
     from vetting.views import register_panels as vetting_panels
+    from webhooks.views import bp as webhooks_bp
+    from webhooks.views import register_panels as webhooks_panels
 
     for bp in (core_bp, vetting_bp, qc_bp, compliance_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(webhooks_bp)
     core_panels(app)
     vetting_panels(app)
     qc_panels(app)
     compliance_panels(app)
+    webhooks_panels(app)
 
 
 def register_events(app: Flask) -> None:
@@ -141,10 +145,12 @@ def register_events(app: Flask) -> None:
     from qc import decision_service
     from qc import events as inspection_events
     from vetting import events as label_events
+    from webhooks import services as webhooks
 
     inspection_events.subscribe(app, decision_service.on_inspection)
     label_events.subscribe(app, decision_service.on_label_changed)
     label_events.subscribe(app, queue_review)
+    webhooks.subscribe(app)  # last: the outbox sees what the other listeners wrote
 
 
 def register_cli(app: Flask) -> None:
@@ -153,11 +159,13 @@ def register_cli(app: Flask) -> None:
     from core.cli import register_cli as core_cli
     from qc.cli import register_cli as qc_cli
     from vetting.cli import register_cli as vetting_cli
+    from webhooks.cli import register_cli as webhooks_cli
 
     core_cli(app)
     vetting_cli(app)
     qc_cli(app)
     compliance_cli(app)
+    webhooks_cli(app)
     app.cli.add_command(demo_cli)
     app.cli.add_command(scheduler_command)
 
@@ -167,6 +175,7 @@ def scheduled_jobs() -> list[Job]:
     from compliance.jobs import run_pending_reports
     from qc.jobs import run_evaluation, run_period_closing, run_planning, run_renewal
     from vetting.jobs import run_label_expiry
+    from webhooks.jobs import run_deliveries
 
     return [
         Job("planning", run_planning, {"hour": 0, "minute": 5}),
@@ -175,6 +184,7 @@ def scheduled_jobs() -> list[Job]:
         Job("label-expiry", run_label_expiry, {"hour": 0, "minute": 25}),
         Job("evaluation", run_evaluation, {"hour": 1, "minute": 0}),
         Job("reports", run_pending_reports, {"second": "*/5"}),
+        Job("webhooks", run_deliveries, {"second": "*/5"}),
     ]
 
 

@@ -88,6 +88,7 @@ NAVIGATION = (
     ("Reports", "compliance.reports_page"),
     ("Audit trail", "core.audit_log"),
     ("Staff accounts", "core.users"),
+    ("Webhooks", "webhooks.endpoints"),
 )
 
 

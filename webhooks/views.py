@@ -1,0 +1,104 @@
+"""Admin pages for webhooks: endpoints, their recent deliveries, the dead-letter list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from core import dashboard
+from core.db import db
+from core.errors import ServiceError
+from core.forms import ConfirmForm, show_service_error
+from core.pagination import paginate
+from core.roles import Role, roles_required
+from webhooks import services
+from webhooks.forms import WebhookEndpointCreateForm
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
+
+
+def get_endpoint_or_404(endpoint_id: int) -> WebhookEndpoint:
+    """The endpoint with this id, or a 404 page."""
+    return db.session.get(WebhookEndpoint, endpoint_id) or abort(404)
+
+
+@bp.route("/")
+@roles_required(Role.ADMIN)
+def endpoints() -> str:
+    return render_template("webhooks/endpoints.html", page=paginate(services.endpoints()),
+                           counts=services.counts_by_endpoint())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def endpoint_new() -> str:
+    form = WebhookEndpointCreateForm()
+    if form.validate_on_submit():
+        try:
+            endpoint = services.create_endpoint(form.url.data, form.description.data or "",
+                                                current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            # Shown in this response only (never stored in the session or a redirect).
+            return render_template("webhooks/endpoint_created.html", endpoint=endpoint)
+    return render_template("webhooks/endpoint_new.html", form=form)
+
+
+@bp.route("/<int:endpoint_id>")
+@roles_required(Role.ADMIN)
+def endpoint_detail(endpoint_id: int) -> str:
+    endpoint = get_endpoint_or_404(endpoint_id)
+    return render_template("webhooks/endpoint_detail.html", endpoint=endpoint,
+                           page=paginate(services.deliveries(endpoint.id)),
+                           counts=services.count_deliveries(endpoint.id),
+                           toggle_form=ConfirmForm())
+
+
+@bp.route("/<int:endpoint_id>/active", methods=["POST"])
+@roles_required(Role.ADMIN)
+def endpoint_set_active(endpoint_id: int) -> Response:
+    endpoint = get_endpoint_or_404(endpoint_id)
+    if ConfirmForm().validate_on_submit():
+        services.set_endpoint_active(endpoint, not endpoint.active, current_user)
+        db.session.commit()
+        flash(f"{endpoint.url} is now {'active' if endpoint.active else 'deactivated'}.",
+              "success")
+    return redirect(url_for("webhooks.endpoint_detail", endpoint_id=endpoint.id))
+
+
+@bp.route("/dead")
+@roles_required(Role.ADMIN)
+def dead_letters() -> str:
+    return render_template("webhooks/dead_letters.html",
+                           page=paginate(services.deliveries(status="dead")),
+                           redeliver_form=ConfirmForm())
+
+
+@bp.route("/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
+@roles_required(Role.ADMIN)
+def redeliver(delivery_id: int) -> Response:
+    delivery = db.session.get(WebhookDelivery, delivery_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        try:
+            services.redeliver(delivery, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Event {delivery.event.idempotency_key} to {delivery.endpoint.url} is queued "
+                  "again and will be sent within seconds.", "success")
+    return redirect(url_for("webhooks.dead_letters"))
+
+
+def register_panels(app: Flask) -> None:
+    """The administrators' webhook panel on the home dashboard."""
+    dashboard.register_panel(app, dashboard.Panel(
+        "Webhooks", frozenset({Role.ADMIN}), "webhooks/_panel_webhooks.html",
+        lambda: {"counts": services.count_deliveries(),
+                 "endpoints": services.count_active_endpoints()}))
