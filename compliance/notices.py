@@ -106,7 +106,9 @@ def _epoch_of(seller_id: int, basis: LabelEvent) -> tuple[datetime | None, float
         LabelEvent.seller_id == seller_id, LabelEvent.id > basis.id)).scalars()
     row = db.session.get(SellerStatistics, seller_id)
     if row is not None and row.epoch_at <= basis.at and not any(map(_is_restart, later)):
-        return row.epoch_at, decisions.epoch_start(row).s
+        # statistics_row() starts an epoch at 1970-01-01 when no label event restarted it
+        since = row.epoch_at if row.epoch_at > datetime(1970, 1, 1) else None
+        return since, decisions.epoch_start(row).s
     earlier = db.session.execute(select(LabelEvent).where(
         LabelEvent.seller_id == seller_id, LabelEvent.id < basis.id)
         .order_by(LabelEvent.id.desc())).scalars()
