@@ -304,6 +304,10 @@ def notice_detail(notice_id: int) -> str:
 @writes
 def notice_pdf(notice_id: int) -> Response:
     notice = db.session.get(Notice, notice_id) or abort(404)
+    if notice.pdf is None:  # not sent yet: lay it out now, with no write lock held meanwhile
+        html = notice.document_html
+        db.session.commit()
+        notices.store_pdf(notice, notices.render_notice_pdf(html))
     data = notices.ensure_pdf(notice)
     notices.record_download(notice, current_user)
     db.session.commit()
