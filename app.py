@@ -17,6 +17,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from compliance.mailer import config_defaults as notice_defaults
 from core.db import configure_engine, db
 from core.scheduler import JOB_TABLE, Job, run_scheduler
 
@@ -51,6 +52,7 @@ def _defaults(instance_path: str) -> dict[str, Any]:
         "PLAN_SEED_DIR": str(Path(instance_path) / "plan-seeds"),
         "SCHEDULER_LOCK_FILE": str(Path(instance_path) / "scheduler.lock"),
         "REPORT_DIR": str(Path(instance_path) / "reports"),
+        **notice_defaults(instance_path),
     }
 
 
@@ -141,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
 def register_events(app: Flask) -> None:
     """Wire the in-process events: inspections feed the statistics, label changes restart
     them and queue suspensions for review."""
+    from compliance import notices
     from compliance.services import on_label_changed as queue_review
     from qc import decision_service
     from qc import events as inspection_events
@@ -150,6 +153,8 @@ def register_events(app: Flask) -> None:
     inspection_events.subscribe(app, decision_service.on_inspection)
     label_events.subscribe(app, decision_service.on_label_changed)
     label_events.subscribe(app, queue_review)
+    label_events.subscribe(app, notices.on_label_changed)
+    label_events.subscribe_confirmed(app, notices.on_suspension_confirmed)
     webhooks.subscribe(app)  # last: the outbox sees what the other listeners wrote
 
 
@@ -172,7 +177,7 @@ def register_cli(app: Flask) -> None:
 
 def scheduled_jobs() -> list[Job]:
     """The jobs of the scheduler process (times in UTC); each is also a CLI command."""
-    from compliance.jobs import run_pending_reports
+    from compliance.jobs import run_notice_outbox, run_pending_reports
     from qc.jobs import run_evaluation, run_period_closing, run_planning, run_renewal
     from vetting.jobs import run_label_expiry
     from webhooks.jobs import run_deliveries
@@ -185,6 +190,7 @@ def scheduled_jobs() -> list[Job]:
         Job("evaluation", run_evaluation, {"hour": 1, "minute": 0}),
         Job("reports", run_pending_reports, {"second": "*/5"}),
         Job("webhooks", run_deliveries, {"second": "*/5"}),
+        Job("notices", run_notice_outbox, {"second": "*/15"}),
     ]
 
 

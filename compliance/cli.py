@@ -1,4 +1,4 @@
-"""Command-line tools for reports: render queued reports, or one report now."""
+"""Command-line tools for reports (render queued ones, or one now) and seller notices."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from compliance import jobs, reports
+from compliance import jobs, notices, reports
 from core.db import db
 from core.errors import ServiceError
 from core.services import get_user_by_email
@@ -50,6 +50,20 @@ def generate_command(kind: str, seller_id: int | None, date_from: date, date_to:
                f"{report.render_ms} ms, sha256 {report.sha256}")
 
 
+notices_cli = AppGroup("notices", help="Seller notices (statements of reasons) and their outbox.")
+
+
+@notices_cli.command("send")
+def notices_send_command() -> None:
+    """Send every due notice (the scheduler does this every 15 seconds)."""
+    sent = jobs.run_notice_outbox()
+    counts = notices.status_counts()
+    click.echo(f"{len(sent)} notice(s) sent{': ' + ', '.join(sent) if sent else ''}. "
+               f"Outbox: {counts['queued']} queued, {counts['sending']} sending, "
+               f"{counts['dead']} dead.")
+
+
 def register_cli(app: Flask) -> None:
-    """Attach the reports command group."""
+    """Attach the reports and notices command groups."""
     app.cli.add_command(reports_cli)
+    app.cli.add_command(notices_cli)

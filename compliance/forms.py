@@ -58,3 +58,7 @@ class ReportForm(FlaskForm):
 class VerifyForm(FlaskForm):
     file = FileField("Report (PDF)", validators=[FileRequired("Choose the PDF to check.")])
     submit = SubmitField("Check")
+
+
+class NoticeSendAgainForm(FlaskForm):
+    """Queue a dead or sent notice once more (the CSRF token is the whole form)."""

@@ -1,4 +1,5 @@
-"""Background rendering of reports; runs in the scheduler process and as a CLI command."""
+"""Background work of compliance: rendering reports and sending seller notices; runs in the
+scheduler process and as CLI commands."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import time
 
 from flask import current_app
 
-from compliance import reports
-from compliance.models import Report
+from compliance import mailer, notices, reports
+from compliance.models import Notice, Report
 from core.db import db
 
 
@@ -38,3 +39,51 @@ def run_pending_reports() -> list[str]:
                 reports.fail(report, f"Rendering failed: {exc}")
                 db.session.commit()
     return done
+
+
+def run_notice_outbox(limit: int = 20) -> list[str]:
+    """Send every due seller notice; return the references handed over.
+
+    The claim commits before anything slow happens: the PDF is laid out and the message
+    handed to the transport with no transaction open, and the outcome commits afterwards.
+    A failed attempt is retried on the back-off schedule.
+    """
+    sent: list[str] = []
+    if notices.requeue_stale():
+        db.session.commit()
+    while True:
+        claims = notices.claim_due(limit)
+        db.session.commit()
+        for claim in claims:
+            reference = _send_one(claim)
+            if reference:
+                sent.append(reference)
+        if len(claims) < limit:
+            return sent
+
+
+def _send_one(claim: notices.Claim) -> str | None:
+    notice = db.session.get(Notice, claim.notice_id)
+    if notice is None:
+        return None
+    try:
+        if notice.pdf is None:
+            html = notice.document_html
+            db.session.commit()
+            notices.store_pdf(notice, notices.render_notice_pdf(html))
+        message = notices.message_for(notice)
+        db.session.commit()
+        outcome = mailer.deliver(message, current_app.config)
+    except mailer.DeliveryError as exc:
+        db.session.rollback()
+        notices.record_failure(claim, str(exc))
+    except Exception as exc:
+        db.session.rollback()
+        current_app.logger.exception("notice %s failed", claim.notice_id)
+        notices.record_failure(claim, f"{type(exc).__name__}: {exc}")
+    else:
+        done = notices.record_sent(claim, outcome)
+        db.session.commit()
+        return done.reference if done is not None else None
+    db.session.commit()
+    return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
@@ -86,3 +86,46 @@ class Report(db.Model):  # type: ignore[name-defined,misc]
 
     seller: Mapped[Seller | None] = relationship()
     requested_by: Mapped[User | None] = relationship()
+
+
+class Notice(db.Model):  # type: ignore[name-defined,misc]
+    """A notice with a statement of reasons sent to a seller, and its delivery state.
+
+    The content is fixed when the decision is taken (same transaction); the PDF is rendered
+    from `document_html` by the sender and kept in `pdf`. Delivery runs through this row as
+    an outbox: queued -> sending (claimed) -> sent, or back to queued after a failed attempt,
+    or dead after the last one. `message_id` never changes, so a re-send is the same message.
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("label_event_id", "kind", name="uq_notices_event_kind"),
+        Index("ix_notices_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    label_event_id: Mapped[int] = mapped_column(ForeignKey("label_events.id"))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("suspension_reviews.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    decided_on: Mapped[date]
+    appeal_by: Mapped[date]
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    document_html: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None]
+
+    seller: Mapped[Seller] = relationship()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 from flask import (
@@ -19,17 +20,18 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from compliance import exports, reports, services
+from compliance import exports, notices, reports, services
 from compliance.csvexport import csv_filename, stream_csv
 from compliance.forms import (
     CaseDecisionForm,
     CaseForm,
+    NoticeSendAgainForm,
     ReasonForm,
     ReportForm,
     ReviewForm,
     VerifyForm,
 )
-from compliance.models import Report, SellerCase, SuspensionReview
+from compliance.models import Notice, Report, SellerCase, SuspensionReview
 from core import audit, dashboard
 from core.clock import utcnow
 from core.db import db, write_intent
@@ -96,7 +98,7 @@ def seller_file(seller_id: int) -> str:
 def _render_file(seller: Seller, **forms: object) -> str:
     return render_template(
         "compliance/seller_file.html", seller=seller, cases=services.seller_cases(seller),
-        reviews=services.seller_reviews(seller),
+        reviews=services.seller_reviews(seller), notices=notices.seller_notices(seller),
         case_form=forms.get("case_form") or CaseForm(received_on=utcnow().date()),
         reason_form=forms.get("reason_form") or ReasonForm(),
         decision_form_for=lambda case: CaseDecisionForm(prefix=f"case{case.id}",
@@ -275,3 +277,57 @@ def export(kind: str) -> Response:
     return Response(stream_with_context(
         chunk.encode("utf-8") for chunk in stream_csv(data.header, data.rows)),
         mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ---------------------------------------------------------------- seller notices
+
+
+@bp.route("/notices")
+@roles_required(Role.COMPLIANCE)
+def notices_outbox() -> str:
+    status = request.args.get("status") or None
+    return render_template("compliance/notices.html", page=paginate(notices.outbox_query(status)),
+                           status=status, counts=notices.status_counts(),
+                           statuses=notices.STATUSES, form=NoticeSendAgainForm())
+
+
+@bp.route("/notices/<int:notice_id>")
+@roles_required(Role.COMPLIANCE)
+def notice_detail(notice_id: int) -> str:
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    return render_template("compliance/notice_detail.html", notice=notice,
+                           form=NoticeSendAgainForm())
+
+
+@bp.route("/notices/<int:notice_id>/pdf")
+@roles_required(Role.COMPLIANCE)
+@writes
+def notice_pdf(notice_id: int) -> Response:
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    if notice.pdf is None:  # not sent yet: lay it out now, with no write lock held meanwhile
+        html = notice.document_html
+        db.session.commit()
+        notices.store_pdf(notice, notices.render_notice_pdf(html))
+    data = notices.ensure_pdf(notice)
+    notices.record_download(notice, current_user)
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=notices.pdf_name(notice), etag=notice.pdf_sha256)
+
+
+@bp.route("/notices/<int:notice_id>/send-again", methods=["POST"])
+@roles_required(Role.COMPLIANCE)
+def notice_send_again(notice_id: int) -> Response:
+    notice = db.session.get(Notice, notice_id) or abort(404)
+    if NoticeSendAgainForm().validate_on_submit():
+        try:
+            notices.send_again(notice, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Notice {notice.reference} to {notice.recipient} is queued again.", "success")
+    back = "compliance.notice_detail" if request.form.get("next") == "detail" else None
+    return redirect(url_for(back, notice_id=notice_id) if back
+                    else url_for("compliance.notices_outbox"))

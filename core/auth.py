@@ -86,6 +86,7 @@ NAVIGATION = (
     ("Sampling plan", "qc.plan"),
     ("Suspension reviews", "compliance.reviews"),
     ("Reports", "compliance.reports_page"),
+    ("Seller notices", "compliance.notices_outbox"),
     ("Audit trail", "core.audit_log"),
     ("Staff accounts", "core.users"),
     ("Webhooks", "webhooks.endpoints"),

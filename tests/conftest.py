@@ -106,6 +106,7 @@ def app_factory(db_uri: str, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
             "EVIDENCE_DIR": str(tmp_path / "evidence"),
             "PLAN_SEED_DIR": str(tmp_path / "plan-seeds"),
             "REPORT_DIR": str(tmp_path / "reports"),
+            "NOTICE_OUTBOX_DIR": str(tmp_path / "outbox"),
             "SCHEDULER_LOCK_FILE": str(tmp_path / "scheduler.lock"),
             **extra}))
         app.test_client_class = RequestClient

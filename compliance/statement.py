@@ -1,0 +1,343 @@
+"""Statements of reasons for seller notices (EU regulation 2019/1150, article 4) (pure).
+
+A restriction, suspension or revocation of the Back Label, and the conditions of a
+reinstatement or conditional renewal, are explained to the seller: the decision and when it
+took effect, the facts (the test orders and their verdicts), the rule applied with its
+parameters in plain words, the officer's reason where a person decided, and how to appeal and
+by when. Plain values in (`NoticeFacts`), a `Statement` of plain sentences out; the Jinja
+templates only arrange it. No Flask, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+DEFECT_VERDICTS = frozenset({"major", "critical"})
+MAX_ORDER_LINES = 50  # the most recent orders listed; older ones are counted, not listed
+
+
+class NoticeKind(StrEnum):
+    """The label decisions a seller is told about."""
+
+    SUSPENSION_PENDING = "suspension_pending"
+    SUSPENSION_CONFIRMED = "suspension_confirmed"
+    REINSTATEMENT = "reinstatement"
+    CONDITIONAL_RENEWAL = "conditional_renewal"
+    REVOCATION = "revocation"
+
+
+KIND_TITLES: dict[NoticeKind, str] = {
+    NoticeKind.SUSPENSION_PENDING: "Suspension pending review",
+    NoticeKind.SUSPENSION_CONFIRMED: "Suspension confirmed",
+    NoticeKind.REINSTATEMENT: "Reinstatement on probation",
+    NoticeKind.CONDITIONAL_RENEWAL: "Conditional renewal",
+    NoticeKind.REVOCATION: "Revocation",
+}
+
+
+def compute_notice_kind(from_status: str | None, to_status: str,
+                        renewal: str | None) -> NoticeKind | None:
+    """The notice a label change calls for, or None (grants, full renewals, probation ending,
+    overturned suspensions and expiry need no statement of reasons)."""
+    if renewal is not None:
+        return NoticeKind.CONDITIONAL_RENEWAL if renewal == "conditional" else None
+    if to_status == "suspended":
+        return NoticeKind.SUSPENSION_PENDING
+    if to_status == "probation" and from_status == "suspended":
+        return NoticeKind.REINSTATEMENT
+    if to_status == "revoked":
+        return NoticeKind.REVOCATION
+    return None
+
+
+@dataclass(frozen=True)
+class PlanTerms:
+    """The sampling plan's parameters in force when the decision was taken."""
+
+    p0: float
+    p1: float
+    alpha: float
+    beta: float
+    w_defect: float
+    w_clean: float
+    h: float
+    acceptance_run: int
+    rate_tightened: float
+    rate_onboarding: float
+    wrongful_24: float  # probability that a seller at p0 is suspended within 24 orders
+
+
+@dataclass(frozen=True)
+class OrderFact:
+    """An inspected test order and the verdict in force for it."""
+
+    order_id: int
+    inspected_on: date
+    device: str
+    verdict: str
+
+
+@dataclass(frozen=True)
+class NoticeFacts:
+    """Everything a statement of reasons is built from, as plain values."""
+
+    kind: NoticeKind
+    seller_name: str
+    reference: str
+    decided_on: date
+    recorded_reason: str  # the reason recorded on the label event
+    plan: PlanTerms
+    appeal_to: str
+    appeal_days: int
+    orders: tuple[OrderFact, ...] = ()
+    orders_since: date | None = None
+    start_s: float = 0.0  # S before the first listed order
+    s_value: float | None = None  # S the decision was taken on (from the event's snapshot)
+    trigger_order_id: int | None = None
+    critical: bool = False  # the decision rests on a critical verdict
+    officer_reason: str = ""
+    suspended_on: date | None = None  # the suspension a later decision follows
+    valid_until: date | None = None
+    renewal_start: date | None = None
+    renewal_end: date | None = None
+    renewal_suspensions: int = 0
+    renewal_inspected: int = 0
+    renewal_min_inspected: int = 6
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One row of the facts table: an order, its verdict, and S after it."""
+
+    order_id: int
+    inspected_on: date
+    device: str
+    verdict: str
+    defect: bool
+    s_after: float
+
+
+@dataclass(frozen=True)
+class Statement:
+    """The notice as sentences: what was decided, on which facts, by which rule, and how to
+    appeal by when."""
+
+    kind: NoticeKind
+    title: str
+    subject: str
+    seller_name: str
+    reference: str
+    decided_on: date
+    decision: str
+    facts: str
+    orders: tuple[OrderLine, ...]
+    orders_omitted: int
+    show_s: bool
+    rule: tuple[str, ...]
+    officer_reason: str
+    reviewed_by_person: bool
+    appeal: tuple[str, ...]
+    appeal_to: str
+    appeal_by: date
+
+
+def _pct(rate: float) -> str:
+    text = f"{rate * 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _rate(per_month: float) -> str:
+    return f"{per_month:g} test order{'s' if per_month != 1 else ''} a month"
+
+
+def compute_order_lines(orders: Sequence[OrderFact], start_s: float,
+                        plan: PlanTerms) -> tuple[OrderLine, ...]:
+    """Each order with whether it counts as a defect and the CUSUM S after it (S never goes
+    below 0; a defect adds w_defect, any other verdict adds w_clean)."""
+    s, lines = start_s, []
+    for o in orders:
+        defect = o.verdict in DEFECT_VERDICTS
+        s = max(0.0, s + (plan.w_defect if defect else plan.w_clean))
+        lines.append(OrderLine(o.order_id, o.inspected_on, o.device, o.verdict, defect, s))
+    return tuple(lines)
+
+
+def compute_appeal_by(decided_on: date, days: int) -> date:
+    """The last day an appeal is accepted: `days` calendar days after the decision."""
+    if days < 1:
+        raise ValueError("the appeal period is at least one day")
+    return decided_on + timedelta(days=days)
+
+
+def _facts_sentence(f: NoticeFacts, lines: Sequence[OrderLine]) -> str:
+    if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
+        return (f"In your label year from {f.renewal_start} to {f.renewal_end} the Back Label "
+                f"was suspended {f.renewal_suspensions} time(s) and {f.renewal_inspected} test "
+                f"order(s) were inspected. The test orders of that year are listed below.")
+    if not lines:
+        return "No test order had been inspected since the label was last granted or restarted."
+    defects = sum(1 for line in lines if line.defect)
+    minor = sum(1 for line in lines if line.verdict == "minor")
+    since = f" since {f.orders_since}" if f.orders_since else ""
+    text = (f"{len(lines)} test order(s) bought anonymously on the marketplace were inspected"
+            f"{since}: {defects} with a major or critical defect, {minor} with only minor "
+            f"defects, {len(lines) - defects - minor} conforming.")
+    if f.trigger_order_id is not None:
+        which = f"The suspension of {f.suspended_on}" if f.suspended_on else "The suspension"
+        text += f" {which} was triggered by test order #{f.trigger_order_id}."
+    return text
+
+
+def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
+    p = f.plan
+    s = f.s_value if f.s_value is not None else 0.0
+    ratio = (1 - p.beta) / p.alpha
+    general = (
+        f"Every inspected test order changes a running score S, which never falls below 0: an "
+        f"order with a major or critical defect adds {p.w_defect:.4f}, any other order adds "
+        f"{p.w_clean:.4f}. The label is suspended, pending review, when S reaches the "
+        f"threshold h = {p.h:.2f}. These numbers follow from the sampling plan in force: an "
+        f"acceptable defect rate p0 = {_pct(p.p0)}, a rejectable defect rate "
+        f"p1 = {_pct(p.p1)}, a risk alpha = {_pct(p.alpha)} of suspending a seller at the "
+        f"acceptable rate and a risk beta = {_pct(p.beta)} of missing one at the rejectable "
+        f"rate (a defect adds ln(p1/p0), a clean order ln((1-p1)/(1-p0)), and "
+        f"h = ln((1-beta)/alpha)).")
+    if f.critical:
+        return (
+            "Zero tolerance for critical defects: a critical checkpoint (such as an IMEI that "
+            "does not match or is blacklisted, an activation or account lock not removed, the "
+            "previous owner's data not erased, a different model than listed, or liquid "
+            f"damage) failed on test order #{f.trigger_order_id}. One critical verdict "
+            "suspends the label at once, pending review, whatever the running score.",
+            general + f" At the decision S stood at {s:.2f}.")
+    return (
+        general,
+        f"Here S reached {s:.2f}, at or above h = {p.h:.2f}. In plain words: your most recent "
+        f"test results are about {math.exp(s):,.0f} times more likely to come from a seller "
+        f"whose true defect rate is {_pct(p.p1)} than from one at the acceptable "
+        f"{_pct(p.p0)}; the plan suspends once this ratio reaches (1-beta)/alpha = "
+        f"{ratio:,.0f}. A seller whose true defect rate is the acceptable {_pct(p.p0)} is "
+        f"suspended within 24 test orders with a probability of only "
+        f"{_pct(round(f.plan.wrongful_24, 4))}.")
+
+
+def _rule(f: NoticeFacts) -> tuple[str, ...]:
+    p = f.plan
+    if f.kind in (NoticeKind.SUSPENSION_PENDING, NoticeKind.SUSPENSION_CONFIRMED):
+        tail = ((" A compliance officer reviewed the suspension and confirmed it. It lasts "
+                 "until the label is reinstated on probation (after an accepted appeal or "
+                 "corrective-action plan) or revoked."),) \
+            if f.kind == NoticeKind.SUSPENSION_CONFIRMED else (
+                ("The suspension takes effect at once. A compliance officer reviews it and "
+                 "either confirms it or overturns it; if it is overturned, the label returns "
+                 "to the status it had."),)
+        return _cusum_rule(f) + tuple(t.strip() for t in tail)
+    if f.kind == NoticeKind.REINSTATEMENT:
+        head = p.h / 2
+        to_suspend = math.ceil((p.h - head) / p.w_defect - 1e-9)
+        return (
+            "A suspended label is reinstated on probation once a compliance officer accepts "
+            "the seller's appeal or corrective-action plan.",
+            f"On probation the running score S restarts with a head start S0 = h/2 = "
+            f"{head:.2f} instead of 0 (h = {p.h:.2f}; a defect adds {p.w_defect:.4f}, a clean "
+            f"order {p.w_clean:.4f}; plan p0 = {_pct(p.p0)}, p1 = {_pct(p.p1)}, "
+            f"alpha = {_pct(p.alpha)}, beta = {_pct(p.beta)}), so {to_suspend} test order(s) "
+            f"with a major or critical defect in a row suspend the label again; a critical "
+            f"defect suspends it at once.",
+            f"Test orders are placed at the tightened rate of {_rate(p.rate_tightened)}. "
+            f"Probation ends, and the label is active again, after {p.acceptance_run} test "
+            f"orders in a row without a major or critical defect.")
+    if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
+        why = []
+        if f.renewal_suspensions:
+            why.append(f"the label was suspended {f.renewal_suspensions} time(s) in the year")
+        if f.renewal_inspected < f.renewal_min_inspected:
+            why.append(f"only {f.renewal_inspected} test order(s) were inspected, fewer than "
+                       f"the {f.renewal_min_inspected} needed")
+        because = " and ".join(why) or "the conditions of a full renewal were not met"
+        return (
+            f"At its anniversary a label renews fully when it was not suspended during its "
+            f"year and at least {f.renewal_min_inspected} test orders were inspected; "
+            f"otherwise it renews conditionally. Here {because}.",
+            f"A conditional renewal keeps the label in force but returns the seller to "
+            f"onboarding-rate sampling ({_rate(p.rate_onboarding)}) until "
+            f"{p.acceptance_run} test orders in a row pass without a major or critical "
+            f"defect. The running score S and the suspension threshold h = {p.h:.2f} "
+            f"(plan p0 = {_pct(p.p0)}, p1 = {_pct(p.p1)}, alpha = {_pct(p.alpha)}, "
+            f"beta = {_pct(p.beta)}) apply as before.")
+    return (
+        "A compliance officer may revoke a Back Label when the seller can no longer be trusted "
+        "to meet the label's requirements, for example after a confirmed suspension that was "
+        "not followed by an accepted appeal or corrective-action plan.",
+        "Revocation is final: a revoked label cannot be reinstated. Until you are told "
+        "otherwise your listings may not carry the Back Label.")
+
+
+def _decision(f: NoticeFacts) -> str:
+    if f.kind == NoticeKind.SUSPENSION_PENDING:
+        return (f"Your Back Label is suspended with effect from {f.decided_on}, pending review "
+                "by a compliance officer. While it is suspended your listings may not carry "
+                "the Back Label and no test orders are placed.")
+    if f.kind == NoticeKind.SUSPENSION_CONFIRMED:
+        since = f" that took effect on {f.suspended_on}" if f.suspended_on else ""
+        return (f"On {f.decided_on} a compliance officer reviewed the suspension of your Back "
+                f"Label{since} and confirmed it. The label stays suspended.")
+    if f.kind == NoticeKind.REINSTATEMENT:
+        after = f" (suspended since {f.suspended_on})" if f.suspended_on else ""
+        return (f"Your Back Label is reinstated on probation with effect from "
+                f"{f.decided_on}{after}. Your listings may carry the Back Label again, under "
+                f"the conditions below.")
+    if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
+        until = f", valid until {f.valid_until}" if f.valid_until else ""
+        return (f"Your Back Label was renewed conditionally on {f.decided_on}{until}. It stays "
+                f"in force, with more frequent test orders under the conditions below.")
+    return (f"Your Back Label is revoked with effect from {f.decided_on}. Your listings may no "
+            f"longer carry the Back Label.")
+
+
+def _appeal(f: NoticeFacts, appeal_by: date) -> tuple[str, ...]:
+    where = (f"Write to {f.appeal_to} by {appeal_by} ({f.appeal_days} days from "
+             f"{f.decided_on}), quoting reference {f.reference}.")
+    what = ("Send either an appeal, saying why you believe the decision is wrong, with your "
+            "evidence (for example your own test records for the orders above), or a "
+            "corrective-action plan, saying what caused the defects, what you have changed "
+            "and from when. A compliance officer records what you send, accepts or rejects "
+            "it with a reason, and tells you the outcome.")
+    effect = {
+        NoticeKind.SUSPENSION_PENDING: "The review of the suspension takes what you send into "
+                                       "account. An accepted appeal or corrective-action plan "
+                                       "leads to reinstatement of the label on probation.",
+        NoticeKind.SUSPENSION_CONFIRMED: "An accepted appeal or corrective-action plan leads to "
+                                         "reinstatement of the label on probation.",
+        NoticeKind.REINSTATEMENT: "You may also appeal against the conditions of the "
+                                  "probation.",
+        NoticeKind.CONDITIONAL_RENEWAL: "If you believe the counts above are wrong, an "
+                                        "accepted appeal restores the normal sampling rate.",
+        NoticeKind.REVOCATION: "If you believe the revocation rests on wrong facts, say which "
+                               "and send your evidence.",
+    }[f.kind]
+    return (where, what, effect)
+
+
+def compute_statement(facts: NoticeFacts) -> Statement:
+    """The statement of reasons for one decision."""
+    lines = compute_order_lines(facts.orders, facts.start_s, facts.plan)
+    shown = lines[-MAX_ORDER_LINES:]
+    appeal_by = compute_appeal_by(facts.decided_on, facts.appeal_days)
+    title = KIND_TITLES[facts.kind]
+    person = facts.kind != NoticeKind.SUSPENSION_PENDING and \
+        facts.kind != NoticeKind.CONDITIONAL_RENEWAL
+    officer = facts.officer_reason.strip() if person else ""
+    return Statement(
+        kind=facts.kind, title=title,
+        subject=f"Back Label: {title.lower()} for {facts.seller_name} ({facts.reference})",
+        seller_name=facts.seller_name, reference=facts.reference, decided_on=facts.decided_on,
+        decision=_decision(facts), facts=_facts_sentence(facts, lines), orders=shown,
+        orders_omitted=len(lines) - len(shown),
+        show_s=facts.kind != NoticeKind.CONDITIONAL_RENEWAL,
+        rule=_rule(facts), officer_reason=officer, reviewed_by_person=person,
+        appeal=_appeal(facts, appeal_by), appeal_to=facts.appeal_to, appeal_by=appeal_by)

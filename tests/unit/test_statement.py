@@ -1,0 +1,225 @@
+"""Statements of reasons: each decision kind says what, on which facts, by which rule, and
+how to appeal by when."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+
+from compliance.statement import (
+    MAX_ORDER_LINES,
+    NoticeFacts,
+    NoticeKind,
+    OrderFact,
+    PlanTerms,
+    compute_appeal_by,
+    compute_notice_kind,
+    compute_order_lines,
+    compute_statement,
+)
+
+PLAN = PlanTerms(p0=0.05, p1=0.20, alpha=0.005, beta=0.10, w_defect=math.log(4),
+                 w_clean=math.log(0.8 / 0.95), h=math.log(0.9 / 0.005), acceptance_run=14,
+                 rate_tightened=4, rate_onboarding=2, wrongful_24=0.0029)
+DAY = date(2026, 6, 10)
+FOUR_DEFECTS = tuple(OrderFact(10 + i, DAY, "iPhone 13 128 GB", "major") for i in range(4))
+
+
+def facts(kind: NoticeKind, **kw: object) -> NoticeFacts:
+    base: dict[str, object] = {
+        "kind": kind, "seller_name": "Refurb Company 1 GmbH", "reference": "N0123456789",
+        "decided_on": DAY, "recorded_reason": "", "plan": PLAN,
+        "appeal_to": "appeals@marketplace.example", "appeal_days": 30}
+    base.update(kw)
+    return NoticeFacts(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("from_status", "to_status", "renewal", "kind"), [
+    ("active", "suspended", None, NoticeKind.SUSPENSION_PENDING),
+    ("probation", "suspended", None, NoticeKind.SUSPENSION_PENDING),
+    ("suspended", "probation", None, NoticeKind.REINSTATEMENT),
+    ("active", "active", "conditional", NoticeKind.CONDITIONAL_RENEWAL),
+    ("probation", "probation", "conditional", NoticeKind.CONDITIONAL_RENEWAL),
+    ("suspended", "revoked", None, NoticeKind.REVOCATION),
+    ("active", "revoked", None, NoticeKind.REVOCATION),
+    ("active", "active", "full", None),
+    (None, "active", None, None),
+    ("suspended", "active", None, None),
+    ("probation", "active", None, None),
+    ("active", "expired", None, None),
+])
+def test_which_label_changes_call_for_a_notice(from_status: str | None, to_status: str,
+                                               renewal: str | None,
+                                               kind: NoticeKind | None) -> None:
+    assert compute_notice_kind(from_status, to_status, renewal) == kind
+
+
+def test_order_lines_follow_the_cusum_and_never_go_below_zero() -> None:
+    orders = (OrderFact(1, DAY, "x", "conforming"), OrderFact(2, DAY, "x", "major"),
+              OrderFact(3, DAY, "x", "minor"), OrderFact(4, DAY, "x", "critical"))
+    lines = compute_order_lines(orders, 0.0, PLAN)
+    assert [line.defect for line in lines] == [False, True, False, True]
+    assert [round(line.s_after, 4) for line in lines] == [0.0, 1.3863, 1.2144, 2.6007]
+
+
+def test_appeal_deadline_counts_calendar_days_and_refuses_none() -> None:
+    assert compute_appeal_by(date(2026, 12, 15), 30) == date(2027, 1, 14)
+    with pytest.raises(ValueError, match="at least one day"):
+        compute_appeal_by(DAY, 0)
+
+
+def test_pending_suspension_by_the_cusum() -> None:
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=FOUR_DEFECTS,
+                                orders_since=date(2026, 1, 10), s_value=5.5452,
+                                trigger_order_id=13, recorded_reason="CUSUM S = 5.55 ..."))
+    assert s.title == "Suspension pending review"
+    assert "N0123456789" in s.subject
+    assert "suspended with effect from 2026-06-10, pending review" in s.decision
+    # the facts: each order with its verdict and S after it
+    assert [(o.order_id, o.verdict, round(o.s_after, 2)) for o in s.orders] == [
+        (10, "major", 1.39), (11, "major", 2.77), (12, "major", 4.16), (13, "major", 5.55)]
+    assert "4 test order(s)" in s.facts
+    assert "since 2026-01-10" in s.facts
+    assert "4 with a major or critical defect" in s.facts
+    assert "triggered by test order #13" in s.facts
+    # the rule with its parameters in plain words
+    rule = " ".join(s.rule)
+    assert "S reached 5.55, at or above h = 5.19" in rule
+    assert "p0 = 5%" in rule
+    assert "p1 = 20%" in rule
+    assert "alpha = 0.5%" in rule
+    assert "beta = 10%" in rule
+    assert "adds 1.3863" in rule
+    assert "adds -0.1719" in rule
+    assert "(1-beta)/alpha = 180" in rule
+    assert f"about {math.exp(5.5452):,.0f} times more likely" in rule
+    assert "0.29%" in rule
+    assert "Zero tolerance" not in rule
+    # nobody reviewed it yet; appeal route and date
+    assert not s.reviewed_by_person
+    assert s.officer_reason == ""
+    assert s.appeal_by == DAY + timedelta(days=30)
+    appeal = " ".join(s.appeal)
+    assert "appeals@marketplace.example by 2026-07-10" in appeal
+    assert "appeal" in appeal
+    assert "corrective-action plan" in appeal
+    assert "quoting reference N0123456789" in appeal
+
+
+def test_pending_suspension_for_a_critical_verdict() -> None:
+    orders = (OrderFact(5, DAY, "Galaxy S22", "conforming"),
+              OrderFact(6, DAY, "Galaxy S22", "critical"))
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=orders, s_value=1.2144,
+                                trigger_order_id=6, critical=True))
+    rule = " ".join(s.rule)
+    assert "Zero tolerance for critical defects" in rule
+    assert "failed on test order #6" in rule
+    assert "S stood at 1.21" in rule
+    assert "h = 5.19" in rule
+    assert [o.verdict for o in s.orders] == ["conforming", "critical"]
+
+
+def test_confirmed_suspension_gives_the_officers_reason() -> None:
+    s = compute_statement(facts(NoticeKind.SUSPENSION_CONFIRMED, orders=FOUR_DEFECTS,
+                                s_value=5.5452, trigger_order_id=13,
+                                decided_on=date(2026, 6, 12), suspended_on=DAY,
+                                officer_reason="Four display faults in a row."))
+    assert "On 2026-06-12 a compliance officer reviewed the suspension" in s.decision
+    assert "took effect on 2026-06-10" in s.decision
+    assert s.reviewed_by_person
+    assert s.officer_reason == "Four display faults in a row."
+    assert "S reached 5.55" in " ".join(s.rule)
+    assert "confirmed it" in " ".join(s.rule)
+    assert s.appeal_by == date(2026, 7, 12)
+    assert "reinstatement of the label on probation" in " ".join(s.appeal)
+
+
+def test_reinstatement_explains_the_head_start_and_probation() -> None:
+    s = compute_statement(facts(NoticeKind.REINSTATEMENT, orders=FOUR_DEFECTS,
+                                s_value=5.5452, trigger_order_id=13,
+                                decided_on=date(2026, 7, 1), suspended_on=DAY,
+                                officer_reason="Corrective-action plan accepted."))
+    assert "reinstated on probation with effect from 2026-07-01" in s.decision
+    assert "suspended since 2026-06-10" in s.decision
+    assert "The suspension of 2026-06-10 was triggered by test order #13" in s.facts
+    rule = " ".join(s.rule)
+    assert "head start S0 = h/2 = 2.60" in rule
+    assert "so 2 test order(s) with a major or critical defect in a row" in rule
+    assert "tightened rate of 4 test orders a month" in rule
+    assert "after 14 test orders in a row" in rule
+    assert s.officer_reason == "Corrective-action plan accepted."
+    assert s.appeal_by == date(2026, 7, 31)
+
+
+def test_conditional_renewal_says_which_condition_failed() -> None:
+    orders = (OrderFact(20, date(2026, 3, 1), "Pixel 7", "conforming"),
+              OrderFact(21, date(2026, 8, 1), "Pixel 7", "minor"))
+    s = compute_statement(facts(NoticeKind.CONDITIONAL_RENEWAL, orders=orders,
+                                decided_on=date(2027, 1, 10), valid_until=date(2028, 1, 10),
+                                renewal_start=date(2026, 1, 10), renewal_end=date(2027, 1, 10),
+                                renewal_suspensions=0, renewal_inspected=2))
+    assert "renewed conditionally on 2027-01-10, valid until 2028-01-10" in s.decision
+    assert "from 2026-01-10 to 2027-01-10" in s.facts
+    assert "suspended 0 time(s) and 2 test order(s) were inspected" in s.facts
+    assert [(o.order_id, o.verdict) for o in s.orders] == [(20, "conforming"), (21, "minor")]
+    assert not s.show_s
+    rule = " ".join(s.rule)
+    assert "only 2 test order(s) were inspected, fewer than the 6 needed" in rule
+    assert "onboarding-rate sampling (2 test orders a month)" in rule
+    assert "until 14 test orders in a row pass" in rule
+    assert not s.reviewed_by_person
+    assert s.appeal_by == date(2027, 2, 9)
+
+
+def test_conditional_renewal_after_a_suspension() -> None:
+    s = compute_statement(facts(NoticeKind.CONDITIONAL_RENEWAL, renewal_start=DAY,
+                                renewal_end=DAY, renewal_suspensions=1, renewal_inspected=9))
+    rule = " ".join(s.rule)
+    assert "the label was suspended 1 time(s) in the year" in rule
+    assert "fewer than" not in rule
+
+
+def test_revocation_is_final_and_gives_the_reason() -> None:
+    s = compute_statement(facts(NoticeKind.REVOCATION, orders=FOUR_DEFECTS, s_value=5.5452,
+                                trigger_order_id=13, suspended_on=DAY,
+                                decided_on=date(2026, 9, 1),
+                                officer_reason="No corrective-action plan within 60 days."))
+    assert "revoked with effect from 2026-09-01" in s.decision
+    assert "Revocation is final" in " ".join(s.rule)
+    assert s.officer_reason == "No corrective-action plan within 60 days."
+    assert [o.order_id for o in s.orders] == [10, 11, 12, 13]
+    assert "wrong facts" in " ".join(s.appeal)
+    assert s.appeal_by == date(2026, 10, 1)
+
+
+def test_parameters_come_from_the_plan_not_from_constants() -> None:
+    strict = PlanTerms(p0=0.02, p1=0.10, alpha=0.01, beta=0.05, w_defect=math.log(5),
+                       w_clean=math.log(0.9 / 0.98), h=math.log(0.95 / 0.01),
+                       acceptance_run=20, rate_tightened=6, rate_onboarding=3,
+                       wrongful_24=0.01)
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, plan=strict, s_value=4.6,
+                                appeal_days=14, orders=FOUR_DEFECTS))
+    rule = " ".join(s.rule)
+    assert "p0 = 2%" in rule
+    assert "p1 = 10%" in rule
+    assert "alpha = 1%" in rule
+    assert "h = 4.55" in rule
+    assert "(1-beta)/alpha = 95" in rule
+    assert s.appeal_by == DAY + timedelta(days=14)
+
+
+def test_long_histories_list_the_most_recent_orders() -> None:
+    orders = tuple(OrderFact(i, DAY, "x", "conforming") for i in range(MAX_ORDER_LINES + 7))
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=orders))
+    assert len(s.orders) == MAX_ORDER_LINES
+    assert s.orders_omitted == 7
+    assert s.orders[-1].order_id == MAX_ORDER_LINES + 6
+    assert f"{MAX_ORDER_LINES + 7} test order(s)" in s.facts
+
+
+def test_inputs_are_not_changed() -> None:
+    f = facts(NoticeKind.SUSPENSION_PENDING, orders=FOUR_DEFECTS)
+    compute_statement(f)
+    assert f.orders == FOUR_DEFECTS
