@@ -13,6 +13,7 @@ PURE_MODULES = [
     "vetting.evidence", "vetting.applications", "qc.sampling", "qc.catalog", "qc.scoring",
     "qc.orders", "qc.listing_csv", "core.csvtable", "qc.stats", "qc.chart", "qc.decisions",
     "compliance.csvexport", "qc.simulate", "core.backoff",
+    "qc.signal_csv", "qc.signals",
 ]
 
 
