@@ -63,7 +63,7 @@ from qc.sampling import (
     plan_fingerprint,
 )
 from qc.scoring import CheckpointOutcome, Grade, InspectionFacts, check_battery, compute_score
-from qc.signal_csv import SignalRow, parse_signal_csv, signal_key
+from qc.signal_csv import MAX_COUNT, SignalRow, parse_signal_csv, signal_key
 from qc.signals import (
     WINDOW_MONTHS,
     SignalFigures,
@@ -280,7 +280,7 @@ def import_signals(data: bytes, filename: str, actor: User | None) -> SignalImpo
 
 def _resolve_signal_rows(
         rows: Sequence[SignalRow]) -> tuple[dict[tuple[int, date], SignalRow], list[RowError]]:
-    """Rows by (seller id, month), and the problems: unknown sellers, months not begun."""
+    """Rows by (seller id, month), and the problems: unknown seller, month not begun, counts."""
     this_month = month_start(utcnow().date())
     sellers = {(s.country, s.registration_key): s.id
                for s in db.session.execute(select(Seller)).scalars()} if rows else {}
@@ -298,6 +298,12 @@ def _resolve_signal_rows(
         if month > this_month:
             errors.append(RowError(row.row, "month", f"{month:%Y-%m} has not begun yet; "
                                    "figures can only be imported for past and current months"))
+        for column, count in (("orders", row.orders), ("returns", row.returns),
+                              ("warranty_claims", row.warranty_claims)):
+            if count is not None and not 0 <= count <= MAX_COUNT:
+                # Rows that did not come through the CSV parser (an API) are checked here too.
+                errors.append(RowError(row.row, column, f"{column} must be a whole number "
+                                       f"from 0 to {MAX_COUNT}, not {count}"))
         if seller_id is not None:
             first = resolved.setdefault((seller_id, month), row)
             if first is not row:

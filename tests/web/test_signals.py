@@ -203,6 +203,9 @@ def test_rows_from_another_source_are_checked_and_stored_the_same_way(
                                                0)], "api", None)
     assert [(e.row, e.column) for e in twice.errors] == [(2, "month")]
     assert import_signal_rows([], "api", None).errors
+    negative = import_signal_rows([SignalRow(3, "HRB 204871", "DE", date(2026, 5, 1), None, -1,
+                                             0)], "api", None)
+    assert [(e.row, e.column) for e in negative.errors] == [(3, "returns")]
     outcome = import_signal_rows([row], "api", None)
     db.session.commit()
     assert (outcome.created, outcome.errors) == (1, ())
