@@ -232,6 +232,7 @@ def demo_seed_command(if_empty: bool) -> None:
     click.echo(f"Sellers: {new} created, {len(sellers) - new} already present.")
     click.echo(f"Listings: {qc['listings']} created; test orders planned now: {qc['planned']} "
                f"({qc['orders']} in all).")
+    click.echo(f"Marketplace signals: {qc['signals']} seller-months created.")
 
 
 @demo_cli.command("fleet")

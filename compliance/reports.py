@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -329,6 +329,7 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
                  "rates": qc_services.settings_rates(settings), "ps": OC_PS, "ns": OC_NS,
                  "oc": oc_table(OC_PS, OC_NS, plan.main)},
         "runs": [_run_summary(r) for r in runs],
+        "signals": asdict(qc_services.signals_between(seller.id, date_from, date_to)),
         "trail": [{"seq": t.seq, "at": t.at, "actor": t.actor, "action": t.action,
                    "entity": f"{t.entity_type} {t.entity_id}", "hash": t.hash}
                   for t in trail],

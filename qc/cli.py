@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -10,11 +11,14 @@ from flask.cli import AppGroup
 
 from core.db import db
 from core.errors import ServiceError
+from core.services import get_user_by_email
 from qc import decision_service, jobs, services
 from qc.simulate import SimulationConfig, format_report, run_simulation
 from qc.stats import describe_plan, oc_probability
 
 qc_cli = AppGroup("qc", help="Mystery test orders: planning and verification.")
+signals_cli = AppGroup("signals", help="Marketplace signals: returns and warranty claims.")
+qc_cli.add_command(signals_cli)
 
 
 def _day(value: str | None) -> date | None:
@@ -150,3 +154,24 @@ def simulate_command(sellers: int, months: int, seed: int, runs: int,
                               report_months=tuple(m for m in (12, 36) if m <= months) or
                               (months,))
     click.echo(format_report(run_simulation(config)))
+
+
+@signals_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "email", default=None,
+              help="Email of the account the import is recorded for (default: system).")
+def signals_import_command(file: Path, email: str | None) -> None:
+    """Import monthly returns and warranty claims from a CSV FILE, all rows or none."""
+    actor = get_user_by_email(email) if email else None
+    if email and actor is None:
+        raise click.ClickException(f"No account {email}.")
+    outcome = services.import_signals(file.read_bytes(), file.name, actor)
+    if outcome.errors:
+        db.session.rollback()
+        for e in outcome.errors:
+            click.echo(f"{f'row {e.row}' if e.row else 'file'}"
+                       f"{f' [{e.column}]' if e.column else ''}: {e.message}", err=True)
+        raise click.ClickException(f"nothing imported: {len(outcome.errors)} problem(s)")
+    db.session.commit()
+    click.echo(f"imported {file.name}: {outcome.created} new, {outcome.updated} replaced, "
+               f"{outcome.unchanged} unchanged")

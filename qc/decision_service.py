@@ -35,7 +35,7 @@ from qc.decisions import (
 )
 from qc.events import InspectionRecorded
 from qc.models import Inspection, SamplingSettings, SellerStatistics, TestOrder
-from qc.services import current_settings
+from qc.services import current_settings, seller_signals
 from qc.stats import PlanParams, clopper_pearson, cusum_step
 from vetting.events import LabelChanged
 from vetting.labels import LabelStatus, compute_label_end
@@ -309,7 +309,7 @@ def epoch_path(seller_id: int, row: SellerStatistics, plan: DecisionPlan) -> lis
 
 
 def seller_summary(seller: Seller) -> dict[str, Any]:
-    """The statistics shown on a seller's page: chart, counts and defect-rate bounds."""
+    """The statistics shown on a seller's page: chart, counts, defect-rate bounds, signals."""
     row = db.session.get(SellerStatistics, seller.id)
     plan = current_plan()
     path = epoch_path(seller.id, row, plan) if row is not None else []
@@ -322,4 +322,5 @@ def seller_summary(seller: Seller) -> dict[str, Any]:
                 path, plan.main.h, plan.tighten_at, title=f"CUSUM of {seller.display_name}",
                 s0=start)),
             "statistics": row, "verdict_counts": counts, "inspected": inspected,
-            "defects": defects, "bounds": (low, high), "h": plan.main.h}
+            "defects": defects, "bounds": (low, high), "h": plan.main.h,
+            "signals": seller_signals(seller.id)}

@@ -1,4 +1,5 @@
-"""Demo data for quality control: listings, a planned period, a few orders in progress."""
+"""Demo data for quality control: listings, a planned period, a few orders in progress,
+and some months of marketplace signals."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from core.clock import utcnow
 from core.db import db
 from core.services import get_user_by_email
 from qc import services
-from qc.models import Listing, TestOrder
+from qc.models import Listing, MarketplaceSignal, TestOrder
 from qc.orders import PackageCondition
+from qc.signal_csv import SignalRow
+from qc.signals import add_months, month_start
 from vetting.labels import LabelStatus
 from vetting.models import Seller
 from vetting.services import change_label
@@ -20,6 +23,15 @@ DEMO_LISTINGS = {
                    ("RN-IPAD-AIR4", "iPad Air (4th gen) 64 GB", "tablet", "excellent", 42900, 35)],
     "852 379 114": [("SV-MBA-M1-PR", "MacBook Air M1 256 GB", "laptop", "premium", 78900, 40),
                     ("SV-IP12-64-FR", "iPhone 12 64 GB", "smartphone", "fair", 29900, 120)],
+}
+
+# Marketplace figures (orders, returns, warranty claims) of the last months, newest first;
+# Seconde Vie's marketplace did not report one month's orders.
+DEMO_SIGNALS = {
+    "HRB 204871": [(265, 9, 2), (251, 8, 3), (270, 11, 2), (248, 7, 1), (262, 10, 4),
+                   (255, 9, 2)],
+    "852 379 114": [(160, 12, 3), (148, 10, 5), (None, 9, 2), (171, 14, 4), (155, 11, 3),
+                    (162, 13, 6)],
 }
 
 
@@ -50,7 +62,25 @@ def ensure_demo_qc() -> dict[str, int]:
         planned = services.plan_period(key).orders_planned
         _work_a_few_orders()
     orders = db.session.execute(select(func.count()).select_from(TestOrder)).scalar_one()
-    return {"listings": created, "planned": planned, "orders": orders}
+    return {"listings": created, "planned": planned, "orders": orders,
+            "signals": ensure_demo_signals()}
+
+
+def ensure_demo_signals() -> int:
+    """Import the demo figures of the months before this one for sellers that have none."""
+    sellers = {s.registration_number: s for s in db.session.execute(select(Seller)).scalars()}
+    has_figures = set(db.session.execute(select(MarketplaceSignal.seller_id).distinct())
+                      .scalars())
+    last_month = add_months(month_start(utcnow().date()), -1)
+    rows = [SignalRow(row=0, seller_registration_number=registration,
+                      seller_country=seller.country, month=add_months(last_month, -back),
+                      orders=orders, returns=returns, warranty_claims=claims)
+            for registration, figures in DEMO_SIGNALS.items()
+            if (seller := sellers.get(registration)) is not None and seller.id not in has_figures
+            for back, (orders, returns, claims) in enumerate(figures)]
+    if not rows:
+        return 0
+    return services.import_signal_rows(rows, "demo data", None).created
 
 
 def _work_a_few_orders() -> None:

@@ -45,6 +45,11 @@ class ListingImportForm(FlaskForm):
     submit = SubmitField("Check and import")
 
 
+class SignalImportForm(FlaskForm):
+    file = FileField("CSV file (UTF-8)", validators=[FileRequired("Choose a CSV file.")])
+    submit = SubmitField("Check and import")
+
+
 class SamplingSettingsForm(FlaskForm):
     rate_onboarding = _rate("Onboarding (orders a month)")
     rate_normal = _rate("Normal")

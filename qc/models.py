@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
@@ -213,3 +213,30 @@ class SellerStatistics(db.Model):  # type: ignore[name-defined,misc]
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class MarketplaceSignal(db.Model):  # type: ignore[name-defined,misc]
+    """A seller's marketplace figures for one month: units sold, returns, warranty claims.
+
+    Information for reviewers only; label decisions rest on test orders. A re-import of the
+    same seller and month replaces the figures (the audit entry keeps the old ones).
+    """
+
+    __tablename__ = "marketplace_signals"
+    __table_args__ = (
+        UniqueConstraint("seller_id", "month", name="uq_marketplace_signals_seller_month"),
+        CheckConstraint("(orders IS NULL OR orders >= 0) AND customer_returns >= 0 "
+                        "AND warranty_claims >= 0", name="counts_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"))
+    month: Mapped[date]  # the first day of the month
+    orders: Mapped[int | None]  # units sold; None when the marketplace did not report it
+    customer_returns: Mapped[int]
+    warranty_claims: Mapped[int]
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(200), default="")  # file name or "api"
+
+    imported_by: Mapped[User | None] = relationship()

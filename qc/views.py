@@ -33,6 +33,7 @@ from qc.forms import (
     ReasonForm,
     ReceiveOrderForm,
     SamplingSettingsForm,
+    SignalImportForm,
     checkpoint_field,
     inspection_form,
 )
@@ -40,6 +41,7 @@ from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
 from qc.orders import Disposition, OrderStatus, PackageCondition
 from qc.sampling import SamplingState
+from qc.signal_csv import SIGNAL_COLUMNS, SIGNAL_REQUIRED
 from qc.stats import PlanParams, check_plan_params
 
 bp = Blueprint("qc", __name__, url_prefix="/qc")
@@ -250,6 +252,28 @@ def listing_import() -> Page:
                   "success")
     return render_template("qc/listing_import.html", form=form, outcome=outcome,
                            columns=LISTING_COLUMNS)
+
+
+# ---------------------------------------------------------------- marketplace signals
+
+
+@bp.route("/signals/import", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE, Role.ADMIN)
+def signal_import() -> Page:
+    form = SignalImportForm()
+    outcome = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        outcome = services.import_signals(upload.read(), upload.filename or "signals.csv",
+                                          current_user)
+        if outcome.errors:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(f"Imported marketplace figures: {outcome.created} new, {outcome.updated} "
+                  f"replaced, {outcome.unchanged} unchanged.", "success")
+    return render_template("qc/signal_import.html", form=form, outcome=outcome,
+                           columns=SIGNAL_COLUMNS, required=SIGNAL_REQUIRED)
 
 
 # ---------------------------------------------------------------- sampling plan

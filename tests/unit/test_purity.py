@@ -14,6 +14,7 @@ PURE_MODULES = [
     "qc.orders", "qc.listing_csv", "core.csvtable", "qc.stats", "qc.chart", "qc.decisions",
     "compliance.csvexport", "qc.simulate", "core.backoff", "compliance.statement",
     "webhooks.signing", "webhooks.payloads",
+    "qc.signal_csv", "qc.signals",
 ]
 
 

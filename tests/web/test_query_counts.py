@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from compliance.models import SuspensionReview
 from core.db import db
-from qc.models import Inspection, SellerStatistics
+from qc.models import Inspection, MarketplaceSignal, SellerStatistics
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, received_orders
 from vetting.models import Application, LabelEvent
@@ -47,6 +47,9 @@ def build(app: Flask, sellers: int, orders_each: int) -> int:
         seller.label_valid_until = date(2026, 6, 30) + timedelta(days=i % 20)
         ListingFactory(seller=seller)
         db.session.add(SellerStatistics(seller_id=seller.id, s=0.5, inspected=orders_each))
+        db.session.add_all(MarketplaceSignal(seller_id=seller.id, month=date(2026, m, 1),
+                                             orders=100, customer_returns=3, warranty_claims=1)
+                           for m in range(1, 1 + min(orders_each, 6)))
         first = first or seller
         orders = received_orders(seller, orders_each)
         for n, order in enumerate(orders):
