@@ -280,7 +280,7 @@ def problem_for_exception(exc: HTTPException) -> Response:
     code = exc.code or 500
     data = getattr(exc, "data", None) or {}
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    headers.update(data.get("headers", {}))
+    headers.update(data.get("headers") or {})
     if "messages" in data:
         errors = field_errors(data["messages"])
         detail = ("The request body is not valid JSON." if code == 400

@@ -134,6 +134,14 @@ class ApplicationInput(Strict):
         required=True, strict=True, validate=ma.validate.Range(0, 1_000_000))
 
 
+ONBOARDING_EXAMPLE = {
+    "legal_name": "Zweitleben Elektronik GmbH", "trading_name": "Zweitleben", "country": "DE",
+    "registration_number": "HRB 731905", "vat_id": "DE287364519",
+    "contact_email": "onboarding@zweitleben.example", "website": "https://zweitleben.example",
+    "device_categories": ["smartphone", "tablet"], "declared_monthly_volume": 250,
+}
+
+
 class ApplicationSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True)
@@ -195,7 +203,7 @@ def label_events(seller_id: int, **args: Any) -> dict[str, Any]:
 
 @bp.route("/applications", methods=["POST"])
 @api_scope(Scope.WRITE)
-@bp.arguments(ApplicationInput)
+@bp.arguments(ApplicationInput, example=ONBOARDING_EXAMPLE)
 @bp.response(201, ApplicationCreatedSchema, headers={"Location": {
     "description": "The new seller", "schema": {"type": "string"}}})
 @errors_documented(bp, 409, 422)
