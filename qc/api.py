@@ -86,7 +86,7 @@ def _with_verdicts(orders: list[TestOrder], period: str) -> list[dict[str, Any]]
 
 @bp.route("/test-orders")
 @api_scope(Scope.COMPLIANCE)
-@bp.arguments(TestOrderArgs, location="query", as_kwargs=True)
+@bp.arguments(TestOrderArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @bp.response(200, TestOrderPageSchema)
 @errors_documented(bp)
 def test_orders(**args: Any) -> dict[str, Any]:

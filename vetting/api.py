@@ -163,7 +163,7 @@ def _seller_or_404(seller_id: int) -> Seller:
 
 @bp.route("/sellers")
 @api_scope(Scope.READ)
-@bp.arguments(SellerArgs, location="query", as_kwargs=True)
+@bp.arguments(SellerArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @bp.response(200, SellerPageSchema)
 @errors_documented(bp)
 def sellers(**args: Any) -> dict[str, Any]:
@@ -189,7 +189,7 @@ def seller(seller_id: int) -> Seller:
 
 @bp.route("/sellers/<int:seller_id>/label-events")
 @api_scope(Scope.READ)
-@bp.arguments(PageArgs, location="query", as_kwargs=True)
+@bp.arguments(PageArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @bp.response(200, LabelEventPageSchema)
 @errors_documented(bp, 404)
 def label_events(seller_id: int, **args: Any) -> dict[str, Any]:
