@@ -28,8 +28,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Select
-from webargs.flaskparser import abort as webargs_abort
 from sqlalchemy.orm import InstrumentedAttribute
+from webargs.flaskparser import abort as webargs_abort
 from werkzeug.exceptions import (
     HTTPException,
     TooManyRequests,
@@ -48,7 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 API_PREFIX = "/api/v1"
 PROBLEM_JSON = "application/problem+json"
 VALIDATION_PROBLEM = "tag:labelkeeper,2026:problem:validation"
-TOKEN_PROBLEM = "tag:labelkeeper,2026:problem:invalid-token"
+TOKEN_PROBLEM = "tag:labelkeeper,2026:problem:invalid-token"  # noqa: S105 - a problem type
 SCOPE_PROBLEM = "tag:labelkeeper,2026:problem:insufficient-scope"
 RATE_PROBLEM = "tag:labelkeeper,2026:problem:rate-limited"
 CONFLICT_PROBLEM = "tag:labelkeeper,2026:problem:conflict"

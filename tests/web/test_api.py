@@ -91,11 +91,14 @@ def test_the_cli_prints_a_working_secret_once(app: Flask, runner: Any) -> None:
     secret = result.stdout.strip()
     assert SECRET_RE.fullmatch(secret)
     listed = runner.invoke(args=["api", "token", "list"]).output
-    assert "ci" in listed and "compliance,read" in listed and secret not in listed
+    assert "ci" in listed
+    assert "compliance,read" in listed
+    assert secret not in listed
     client = app.test_client()
     assert client.get("/api/v1/sellers", headers=bearer(secret)).status_code == 200
     bad = runner.invoke(args=["api", "token", "create", "ci", "--scope", "read"])
-    assert bad.exit_code != 0 and "exists already" in bad.output
+    assert bad.exit_code != 0
+    assert "exists already" in bad.output
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic dXNlcjpwdw==",
@@ -232,7 +235,8 @@ def test_cursor_pagination_walks_every_seller_once(client: FlaskClient) -> None:
     assert ids == sorted(s.id for s in sellers)
     assert pages == 5
     default_ids, default_pages = walk(client, "/api/v1/sellers", secret)
-    assert default_ids == ids and default_pages == 1
+    assert default_ids == ids
+    assert default_pages == 1
 
 
 def test_a_seller_created_between_pages_is_neither_lost_nor_repeated(
@@ -245,7 +249,8 @@ def test_a_seller_created_between_pages_is_neither_lost_nor_repeated(
     db.session.commit()
     rest, _ = walk(client, "/api/v1/sellers?limit=2", secret, first["next_cursor"])
     ids = [i["id"] for i in first["items"]] + rest
-    assert len(ids) == len(set(ids)) == 5 and late.id in ids
+    assert len(ids) == len(set(ids)) == 5
+    assert late.id in ids
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "AAAAAAAAAAAAAAAA", "%00", "AAAA=AAAAAA"])
@@ -288,7 +293,9 @@ def test_one_seller_shows_its_label_and_events_page(app: Flask, client: FlaskCli
     ids, pages = walk(client, f"/api/v1/sellers/{seller.id}/label-events?limit=2", secret)
     expected = db.session.execute(select(LabelEvent.id).where(LabelEvent.seller_id == seller.id)
                                   .order_by(LabelEvent.id)).scalars().all()
-    assert ids == list(expected) and len(ids) == 3 and pages == 2
+    assert ids == list(expected)
+    assert len(ids) == 3
+    assert pages == 2
     assert_problem(client.get("/api/v1/sellers/12345/label-events", headers=bearer(secret)), 404)
 
 
@@ -302,10 +309,12 @@ def test_an_application_from_the_onboarding_form_is_created_and_audited(
     assert response.status_code == 201, response.get_data(as_text=True)
     body = response.get_json()
     seller = db.session.get(Seller, body["seller"]["id"])
-    assert seller is not None and seller.vat_id == "DE287364519"
+    assert seller is not None
+    assert seller.vat_id == "DE287364519"
     assert response.headers["Location"] == f"/api/v1/sellers/{seller.id}"
     application = db.session.get(Application, body["application"]["id"])
-    assert application.seller_id == seller.id and application.status == "draft"
+    assert application.seller_id == seller.id
+    assert application.status == "draft"
     assert body["application"]["status"] == "draft"
     trail = db.session.execute(select(AuditEntry.action, AuditEntry.actor, AuditEntry.payload)
                                .where(AuditEntry.action.in_(["seller.created",
@@ -329,7 +338,8 @@ def test_a_duplicate_seller_is_a_409_naming_the_existing_one(client: FlaskClient
     body = assert_problem(client.post("/api/v1/applications", json=again,
                                       headers=bearer(secret)), 409)
     assert f"seller #{seller_id}" in body["detail"]
-    assert count(Seller) == 1 and count(Application) == 1
+    assert count(Seller) == 1
+    assert count(Application) == 1
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -345,7 +355,8 @@ def test_the_staff_form_rules_refuse_bad_data_with_the_field_named(
     body = assert_problem(client.post("/api/v1/applications", json={**ONBOARDING, **change},
                                       headers=bearer(secret)), 422)
     assert [e["field"] for e in body["errors"]] == [field]
-    assert count(Seller) == 0 and count(AuditEntry) == 1  # only the token's creation
+    assert count(Seller) == 0
+    assert count(AuditEntry) == 1
 
 
 # ---------------------------------------------------------------- rate limits
