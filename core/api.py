@@ -63,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "API_MAX_PAGE_SIZE": 100,
 }
 MAX_PAGE_SIZE = 100
+MAX_ID = 2**31 - 1  # id columns are INTEGER on PostgreSQL
 
 # ---------------------------------------------------------------- schemas
 
@@ -392,7 +393,7 @@ def decode_cursor(cursor: str | None) -> int:
         value = int.from_bytes(base64.urlsafe_b64decode(cursor + "="), "big")
     except (binascii.Error, ValueError):
         webargs_abort(422, messages={"query": {"cursor": ["Not a cursor this API handed out."]}})
-    return min(value, 2**62)  # beyond any id; keeps SQLite's 64-bit integers happy
+    return min(value, MAX_ID)  # ids are 32-bit: a larger cursor simply starts past the end
 
 
 def page_after(stmt: Select[Any], id_column: InstrumentedAttribute[int],

@@ -253,6 +253,14 @@ def test_a_seller_created_between_pages_is_neither_lost_nor_repeated(
     assert late.id in ids
 
 
+def test_a_cursor_beyond_every_id_is_an_empty_last_page(client: FlaskClient) -> None:
+    SellerFactory()
+    db.session.commit()
+    secret = issue("read")
+    response = client.get("/api/v1/sellers?cursor=_________w8", headers=bearer(secret))
+    assert response.get_json() == {"items": [], "next_cursor": None}
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "AAAAAAAAAAAAAAAA", "%00", "AAAA=AAAAAA"])
 def test_a_garbage_cursor_is_a_422_problem(client: FlaskClient, cursor: str) -> None:
     secret = issue("read")
