@@ -100,6 +100,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_security(app)
     register_blueprints(app)
+    register_api(app)
     register_events(app)
     register_cli(app)
     return app
@@ -138,6 +139,17 @@ def register_blueprints(app: Flask) -> None:
     qc_panels(app)
     compliance_panels(app)
     webhooks_panels(app)
+
+
+def register_api(app: Flask) -> None:
+    """The JSON API under /api/v1: token-authenticated, so exempt from CSRF."""
+    from core.api import init_api
+    from qc.api import bp as qc_api
+    from vetting.api import bp as vetting_api
+
+    for bp in (vetting_api, qc_api):
+        csrf.exempt(bp)
+    init_api(app, [vetting_api, qc_api])
 
 
 def register_events(app: Flask) -> None:

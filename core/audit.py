@@ -8,6 +8,8 @@ and database triggers (see the first migration) refuse it underneath.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -27,6 +29,19 @@ from core.models import AuditEntry, User
 
 SYSTEM_ACTOR = "system"
 
+# Who acts when no staff member does: "system" for jobs, "api:<token name>" during an API call.
+_acting_as: ContextVar[str] = ContextVar("audit_acting_as", default=SYSTEM_ACTOR)
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Record entries written in the block without a staff actor under `name`."""
+    token = _acting_as.set(name)
+    try:
+        yield
+    finally:
+        _acting_as.reset(token)
+
 
 def record(
     action: str,
@@ -45,7 +60,7 @@ def record(
     fields = {
         "seq": seq,
         "at": utcnow(),
-        "actor": actor.email if actor is not None else SYSTEM_ACTOR,
+        "actor": actor.email if actor is not None else _acting_as.get(),
         "action": action,
         "entity_type": entity_type,
         "entity_id": str(entity_id),

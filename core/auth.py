@@ -11,9 +11,10 @@ from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response
 
 from core import services
+from core.api import authenticate_api_call
 from core.db import write_intent
 from core.models import User
-from core.roles import PUBLIC, WRITES_ATTR, declared_access, may_access
+from core.roles import PUBLIC, WRITES_ATTR, Access, ApiScope, declared_access, may_access
 
 login_manager = LoginManager()
 login_manager.login_view = "core.login"
@@ -31,8 +32,9 @@ def _load_user(session_id: str) -> User | None:
     return services.load_session_user(session_id)
 
 
-def endpoint_access(app: Flask, endpoint: str) -> frozenset[str] | str | None:
-    """The declared access of an endpoint: a set of roles, PUBLIC, or None (undeclared)."""
+def endpoint_access(app: Flask, endpoint: str) -> Access:
+    """The declared access of an endpoint: a set of roles, PUBLIC, an ApiScope (token
+    authenticated API), or None (undeclared)."""
     if endpoint in PUBLIC_ENDPOINTS:
         return PUBLIC
     view = app.view_functions.get(endpoint)
@@ -60,6 +62,9 @@ def _enforce_access() -> Response | None:
     if declared is None:
         current_app.logger.error("endpoint %s declares no roles; refused", request.endpoint)
         abort(403)
+    if isinstance(declared, ApiScope):
+        authenticate_api_call(declared.scope)
+        return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()  # type: ignore[no-any-return]
     if not may_access(current_user.roles, declared):
@@ -90,6 +95,7 @@ NAVIGATION = (
     ("Audit trail", "core.audit_log"),
     ("Staff accounts", "core.users"),
     ("Webhooks", "webhooks.endpoints"),
+    ("API tokens", "core.api_tokens"),
 )
 
 

@@ -13,4 +13,5 @@ class ServiceError(Exception):
 
 
 class ConflictError(ServiceError):
-    """The record changed since the user loaded it."""
+    """The record changed since the user loaded it, or the request clashes with one that
+    exists (a duplicate)."""

@@ -18,10 +18,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 from core.errors import ServiceError
-from core.roles import ROLE_LABELS
+from core.roles import ROLE_LABELS, SCOPE_LABELS
 from core.services import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
+SCOPE_CHOICES = [SelectChoice(scope.value, label) for scope, label in SCOPE_LABELS.items()]
 
 
 def show_service_error(form: FlaskForm, exc: ServiceError) -> None:
@@ -84,3 +85,11 @@ class ConfirmForm(FlaskForm):
 
     next = HiddenField()
     submit = SubmitField("Confirm")
+
+
+class ApiTokenCreateForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=64)],
+                       description="Who uses it, e.g. marketplace-onboarding; never reused.")
+    scopes = MultiCheckboxField("Scopes", choices=SCOPE_CHOICES,
+                                validators=[DataRequired(message="Choose at least one scope.")])
+    submit = SubmitField("Create token")

@@ -1,8 +1,9 @@
-"""Staff roles and the declaration of which roles may use an endpoint (pure)."""
+"""Staff roles, API token scopes and the declaration of who may use an endpoint (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -43,6 +44,40 @@ def parse_roles(values: Iterable[str]) -> frozenset[Role]:
     return frozenset(roles)
 
 
+class Scope(StrEnum):
+    """What an API token may do; a token holds one or more scopes."""
+
+    READ = "read"
+    WRITE = "write"
+    COMPLIANCE = "compliance"
+
+
+SCOPE_LABELS: dict[Scope, str] = {
+    Scope.READ: "read: sellers, labels and label events",
+    Scope.WRITE: "write: create seller applications",
+    Scope.COMPLIANCE: "compliance: test orders",
+}
+
+
+@dataclass(frozen=True)
+class ApiScope:
+    """The declaration of an API endpoint: callers need a bearer token holding `scope`."""
+
+    scope: Scope
+
+
+def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
+    """Turn scope names into scopes; raise ValueError naming the first unknown one."""
+    scopes = set()
+    for value in values:
+        try:
+            scopes.add(Scope(value.strip().lower()))
+        except ValueError:
+            known = ", ".join(s.value for s in Scope)
+            raise ValueError(f"unknown scope {value!r} (known: {known})") from None
+    return frozenset(scopes)
+
+
 def roles_required(*roles: Role) -> Callable[[F], F]:
     """Declare the roles that may use a view; a user needs any one of them."""
     if not roles:
@@ -68,6 +103,18 @@ def public(view: F) -> F:
     return view
 
 
+def api_scope(scope: Scope | str) -> Callable[[F], F]:
+    """Declare an API endpoint: token-authenticated, needing `scope`; no staff session may
+    use it."""
+    declaration = ApiScope(Scope(scope))
+
+    def decorate(view: F) -> F:
+        setattr(view, ACCESS_ATTR, declaration)
+        return view
+
+    return decorate
+
+
 WRITES_ATTR = "labelkeeper_writes"
 
 
@@ -77,19 +124,26 @@ def writes(view: F) -> F:
     return view
 
 
-def declared_access(view: Callable[..., Any]) -> frozenset[Role] | str | None:
-    """Return the roles declared on a view, PUBLIC, or None when nothing was declared."""
+Access = frozenset[Role] | str | ApiScope | None
+
+
+def declared_access(view: Callable[..., Any]) -> Access:
+    """Return the roles declared on a view, PUBLIC, an ApiScope, or None when nothing was
+    declared."""
     value = getattr(view, ACCESS_ATTR, None)
     if value == PUBLIC:
         return PUBLIC
+    if isinstance(value, ApiScope):
+        return value
     if isinstance(value, frozenset):
         return value
     return None
 
 
-def may_access(held: Iterable[str], declared: frozenset[Role] | str | None) -> bool:
-    """True when a user holding `held` roles may use a view declared as `declared`."""
-    if declared is None:
+def may_access(held: Iterable[str], declared: Access) -> bool:
+    """True when a user holding `held` roles may use a view declared as `declared` (API
+    endpoints take tokens, never staff roles)."""
+    if declared is None or isinstance(declared, ApiScope):
         return False
     if isinstance(declared, frozenset):
         return bool(declared.intersection(held))

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import audit
 from core.clock import utcnow
 from core.db import db, flush_or_conflict, lock
 from core.errors import ConflictError, ServiceError
-from core.models import AuditEntry, LoginAttempt, User, UserRole, new_session_token
-from core.roles import Role, parse_roles
+from core.models import (
+    ApiToken,
+    AuditEntry,
+    LoginAttempt,
+    User,
+    UserRole,
+    new_session_token,
+)
+from core.roles import Role, Scope, parse_roles, parse_scopes
 
 MIN_PASSWORD_LENGTH = 12
 # Checked against when the email is unknown, so a wrong email costs as much as a wrong password.
@@ -238,3 +249,97 @@ def ensure_demo_accounts() -> list[tuple[str, str, bool]]:
             create_user(email, f"Demo {name}", password, [role], actor=None)
         out.append((email, password, not exists))
     return out
+
+
+# ---------------------------------------------------------------- API tokens
+
+TOKEN_PREFIX = "lk_"  # noqa: S105 - the visible start of every token, not a secret
+_TOKEN_RE = re.compile(r"lk_([a-z0-9]{12})_([A-Za-z0-9_-]{43})", re.ASCII)
+_TOKEN_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}", re.ASCII)
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def _hash_secret(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A newly created token and its full value, which exists only in this object."""
+
+    token: ApiToken
+    secret: str
+
+
+def create_api_token(name: str, scopes: Iterable[str], actor: User | None) -> IssuedToken:
+    """Create a token; only its SHA-256 is stored, so the returned secret is shown once."""
+    name = name.strip().lower()
+    if not _TOKEN_NAME_RE.fullmatch(name):
+        raise ServiceError("Token names are 1 to 64 lower-case letters, digits, dots, dashes "
+                           "or underscores, starting with a letter or digit.", "name")
+    try:
+        scope_set = parse_scopes(scopes)
+    except ValueError as exc:
+        raise ServiceError(str(exc).capitalize() + ".", "scopes") from None
+    if not scope_set:
+        raise ServiceError("Choose at least one scope.", "scopes")
+    lock("api-token:" + name)
+    if db.session.execute(select(ApiToken.id).where(ApiToken.name == name)).first():
+        raise ServiceError(f"A token named {name} exists already; names are never reused.",
+                           "name")
+    prefix = secrets.token_hex(6)
+    secret = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(name=name, prefix=prefix, secret_hash=_hash_secret(secret),
+                     scopes=",".join(sorted(s.value for s in scope_set)),
+                     created_by_id=actor.id if actor is not None else None, created_at=utcnow())
+    db.session.add(token)
+    flush_or_conflict("token", "A token with this name was just created by someone else.")
+    audit.record("api_token.created", "api_token", token.id,
+                 {"name": name, "prefix": prefix, "scopes": sorted(token.scope_set)}, actor)
+    return IssuedToken(token, secret)
+
+
+def revoke_api_token(token: ApiToken, actor: User | None) -> ApiToken:
+    """Revoke a token for good; calls with it are refused from now on."""
+    if token.revoked_at is not None:
+        raise ServiceError(f"Token {token.name} was revoked already.")
+    token.revoked_at = utcnow()
+    db.session.flush()
+    audit.record("api_token.revoked", "api_token", token.id,
+                 {"name": token.name, "prefix": token.prefix}, actor)
+    return token
+
+
+def find_api_token(secret: str) -> ApiToken | None:
+    """The active token whose secret this is, or None (unknown, malformed or revoked)."""
+    match = _TOKEN_RE.fullmatch(secret)
+    if match is None:
+        return None
+    token = db.session.execute(
+        select(ApiToken).where(ApiToken.prefix == match.group(1))).scalar_one_or_none()
+    if token is None or not hmac.compare_digest(token.secret_hash, _hash_secret(secret)):
+        return None
+    return token if token.revoked_at is None else None
+
+
+def token_needs_touch(token: ApiToken, now: datetime) -> bool:
+    """True when last_used_at is older than the touch interval (so reads rarely write)."""
+    return token.last_used_at is None or now - token.last_used_at >= TOKEN_TOUCH_INTERVAL
+
+
+def touch_api_token(token_id: int, now: datetime) -> None:
+    """Note that a token was used at `now`."""
+    db.session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                       .values(last_used_at=now))
+
+
+def api_tokens() -> list[ApiToken]:
+    """All tokens, active ones first, newest first."""
+    return list(db.session.execute(
+        select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
+                                  ApiToken.id.desc())).scalars())
+
+
+def all_scopes() -> list[str]:
+    """Every scope name, for forms and the CLI."""
+    return [s.value for s in Scope]

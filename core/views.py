@@ -24,6 +24,7 @@ from core import audit, dashboard, services
 from core.db import db
 from core.errors import ServiceError
 from core.forms import (
+    ApiTokenCreateForm,
     ConfirmForm,
     LoginForm,
     PasswordResetForm,
@@ -31,7 +32,7 @@ from core.forms import (
     UserEditForm,
     show_service_error,
 )
-from core.models import AuditEntry, User
+from core.models import ApiToken, AuditEntry, User
 from core.pagination import paginate
 from core.roles import Role, any_role, public, roles_required
 
@@ -170,6 +171,51 @@ def user_password(user_id: int) -> Response | tuple[str, int]:
     return render_template("core/user_edit.html", user=user, form=form,
                            password_form=password_form,
                            toggle_form=ConfirmForm(prefix="toggle")), 400
+
+
+@bp.route("/admin/api-tokens")
+@roles_required(Role.ADMIN)
+def api_tokens() -> str:
+    return render_template("core/api_tokens.html", tokens=services.api_tokens(),
+                           form=ApiTokenCreateForm(), revoke_form=ConfirmForm(prefix="revoke"))
+
+
+@bp.route("/admin/api-tokens", methods=["POST"])
+@roles_required(Role.ADMIN)
+def api_token_create() -> str | tuple[str, int]:
+    form = ApiTokenCreateForm()
+    issued = None
+    if form.validate_on_submit():
+        try:
+            issued = services.create_api_token(form.name.data, form.scopes.data, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            show_service_error(form, exc)
+        else:
+            db.session.commit()
+            form = ApiTokenCreateForm(formdata=None)
+    # The secret goes into this one page only: never into a flash message, the session or a
+    # redirect, and the page is sent with Cache-Control: no-store.
+    return render_template("core/api_tokens.html", tokens=services.api_tokens(), form=form,
+                           revoke_form=ConfirmForm(prefix="revoke"),
+                           issued=issued), 200 if issued or not form.errors else 400
+
+
+@bp.route("/admin/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@roles_required(Role.ADMIN)
+def api_token_revoke(token_id: int) -> Response:
+    token = db.session.get(ApiToken, token_id) or abort(404)
+    if ConfirmForm(prefix="revoke").validate_on_submit():
+        try:
+            services.revoke_api_token(token, current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            db.session.commit()
+            flash(f"Token {token.name} revoked; calls with it are refused from now on.",
+                  "success")
+    return redirect(url_for("core.api_tokens"))
 
 
 @bp.route("/audit")

@@ -8,6 +8,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from core.api import is_api_request, problem, problem_for_exception
 from core.db import db
 
 CSP = (
@@ -55,9 +56,11 @@ def _wants_json() -> bool:
     return request.path == "/healthz"
 
 
-def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException | Response:
     if exc.code is None or exc.code < 400:
         return exc
+    if is_api_request():
+        return problem_for_exception(exc)
     return render_error(exc.code)
 
 
@@ -83,8 +86,13 @@ def _database_error(exc: OperationalError) -> Response | tuple[str, int]:
     db.session.rollback()
     if not _is_unavailable(exc):
         current_app.logger.exception("database error", exc_info=exc)
+        if is_api_request():
+            return problem(500, "The server could not handle the request; nothing was saved.")
         return render_error(500)
     current_app.logger.warning("database unavailable: %s", exc.orig)
+    if is_api_request():
+        return problem(503, "The database is busy or unreachable; nothing was saved. "
+                            "Retry in a few seconds.", headers={"Retry-After": "5"})
     if _wants_json():
         response = jsonify(status="error", database="unavailable")
     else:

@@ -99,6 +99,10 @@ def _clean_seller(data: SellerInput) -> SellerInput:
     for field, message in checks:
         if message:
             raise ServiceError(message, field)
+    for field, label in (("legal_name", "Legal name"),
+                         ("registration_number", "Registration number")):
+        if not getattr(data, field).strip():
+            raise ServiceError(f"{label} is required.", field)
     if not 0 <= data.declared_monthly_volume <= 1_000_000:
         raise ServiceError("Declared monthly volume must be between 0 and 1,000,000.",
                            "declared_monthly_volume")
@@ -379,8 +383,9 @@ def open_application(seller: Seller) -> Application | None:
         Application.status.in_([s.value for s in OPEN_STATUSES]))).scalar_one_or_none()
 
 
-def create_application(seller: Seller, actor: User) -> Application:
-    """Start a draft application on the current checklist version."""
+def create_application(seller: Seller, actor: User | None) -> Application:
+    """Start a draft application on the current checklist version (actor None: an API call
+    or a job, named in the audit trail by core.audit.acting_as)."""
     lock(f"seller-application:{seller.id}")
     existing = open_application(seller)
     if existing is not None:
@@ -397,7 +402,7 @@ def create_application(seller: Seller, actor: User) -> Application:
     now = utcnow()
     application = Application(
         seller_id=seller.id, template_id=template.id, status=ApplicationStatus.DRAFT.value,
-        created_by_id=actor.id, created_at=now, status_changed_at=now,
+        created_by_id=actor.id if actor else None, created_at=now, status_changed_at=now,
         items=[ApplicationItem(template_item_id=item.id, position=item.position)
                for item in template.items])
     db.session.add(application)
@@ -405,6 +410,17 @@ def create_application(seller: Seller, actor: User) -> Application:
     audit.record("application.created", "application", application.id,
                  {"seller_id": seller.id, "checklist_version": template.version}, actor)
     return application
+
+
+def register_applicant(data: SellerInput, source: str) -> Application:
+    """Register a new seller from the marketplace's onboarding form and start its draft
+    application; a seller already registered (registration number + country) is a
+    ConflictError, invalid data a ServiceError naming the field."""
+    existing = find_seller(data.registration_number, data.country)
+    if existing is not None:
+        raise ConflictError(_duplicate_message(existing), "registration_number")
+    seller = create_seller(data, None, source=source)
+    return create_application(seller, None)
 
 
 def transition_application(application: Application, target: ApplicationStatus,
