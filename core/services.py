@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import audit
@@ -191,7 +191,15 @@ def authenticate(email: str, password: str, ip: str) -> SignIn:
 
 
 def record_logout(user: User) -> None:
-    """Note a sign-out in the audit trail."""
+    """End the account's sessions and note the sign-out in the audit trail.
+
+    Session cookies are signed, not stored, so clearing this browser's cookie would leave a
+    copy of it valid; rotating the session token refuses every copy (and signs the account out
+    on its other devices too). The token is set with a plain UPDATE, without the row version,
+    so a sign-out never makes an administrator's open edit of the account stale.
+    """
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(session_token=new_session_token()))
     audit.record("auth.logout", "user", user.id, {}, user)
 
 
