@@ -75,7 +75,13 @@ def _schema_object(obj: object, name: str | None, type_: str, reflected: bool,
 
 
 class RecordId(IntegerConverter):
-    """An <int:...> URL part small enough to be a database id (larger ones are a 404)."""
+    """An <int:...> URL part small enough to be a database id (larger ones are a 404).
+
+    Only ASCII digits: werkzeug's `\\d+` also matches other scripts' digits, which int()
+    accepts, so "/sellers/\\uff11" (fullwidth one) would otherwise be seller 1.
+    """
+
+    regex = "[0-9]+"
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
         kwargs.setdefault("max", 2**31 - 1)
