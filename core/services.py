@@ -154,7 +154,11 @@ def authenticate(email: str, password: str, ip: str) -> SignIn:
     ip = ip[:64]
     now = utcnow()
     window = timedelta(seconds=cfg["LOGIN_THROTTLE_WINDOW"])
+    # Both counts are read, then a failure written: serialise on the email AND the address,
+    # or simultaneous guesses at many emails from one address all read the same count. Always
+    # email first, then address, so two sign-ins never wait for each other in a cycle.
     lock("login:" + email)
+    lock("login-ip:" + ip)
     last_ok = db.session.execute(
         select(func.max(LoginAttempt.at))
         .where(LoginAttempt.email == email, LoginAttempt.success.is_(True))
