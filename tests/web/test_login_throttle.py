@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 import core.services
 from core.db import db
 from core.models import AuditEntry, LoginAttempt
-from tests.conftest import CSRF_RE, TEST_PASSWORD
+from tests.conftest import CSRF_RE, TEST_PASSWORD, csrf_token
 from tests.factories import UserFactory
 
 PARALLEL = 20
@@ -177,3 +177,31 @@ def test_many_staff_signing_in_at_once_from_one_address_all_get_in(
     results = attempt_all_at_once(base, [(email, TEST_PASSWORD) for email in emails])
     assert [status for status, _ in results] == [302] * len(emails)
     assert checks.calls == len(emails)
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_the_address_limit_trusts_forwarded_addresses_only_behind_a_configured_proxy(
+        app_factory: Callable[..., Flask], proxies: int) -> None:
+    """Behind a reverse proxy every request comes from the proxy: without TRUSTED_PROXIES
+    all staff would share one address limit. Without a proxy, a forged X-Forwarded-For must
+    not let a guesser dodge the limit."""
+    app = app_factory(LOGIN_MAX_FAILURES_PER_IP=3, TRUSTED_PROXIES=proxies)
+    client = app.test_client()
+
+    def attempt(email: str, forwarded_for: str) -> str:
+        token = csrf_token(client, "/login")
+        return client.post("/login", headers={"X-Forwarded-For": forwarded_for}, data={
+            "email": email, "password": "wrong-guess-here", "csrf_token": token,
+        }).get_data(as_text=True)
+
+    for i in range(3):
+        assert WRONG in attempt(f"guess{i}@example.test", f"203.0.113.{i}")
+    page = attempt("someone@example.test", "198.51.100.7")
+    with app.app_context():
+        addresses = set(db.session.execute(select(LoginAttempt.ip)).scalars())
+    if proxies:
+        assert WRONG in page
+        assert addresses == {"203.0.113.0", "203.0.113.1", "203.0.113.2", "198.51.100.7"}
+    else:
+        assert THROTTLED in page
+        assert addresses == {"127.0.0.1"}

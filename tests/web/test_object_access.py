@@ -7,6 +7,7 @@ allow gets 403 and never the content; for a role that may use the page, a missin
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -294,3 +295,27 @@ def _replace_arg(rule: Rule, ids: dict[str, str], arg: str, raw: str) -> str:
     placeholder = "424242424"
     url = url_for_ids(rule, {**ids, arg: placeholder})
     return url.replace(placeholder, raw, 1)
+
+
+def test_an_item_of_another_application_is_404_and_changes_nothing(app: Flask,
+                                                                    world: World) -> None:
+    client = staff_client(app, "vetting")
+    other_seller = SellerFactory()
+    staff = UserFactory(email="other.builder@example.test", roles=["vetting"])
+    other = vetting_services.create_application(other_seller, staff)
+    db.session.commit()
+    foreign = other.items[0].id
+    before = audit_count()
+    base = f"/vetting/applications/{world.ids['application_id']}/items/{foreign}"
+    token = csrf_token(client, "/")
+    response = client.post(base, data={f"item{foreign}-csrf_token": token,
+                                       f"item{foreign}-result": "pass"})
+    assert response.status_code == 404
+    response = client.post(base + "/evidence", data={
+        f"ev{foreign}-csrf_token": token,
+        f"ev{foreign}-file": (io.BytesIO(EVIDENCE_BYTES), "e.pdf")},
+        content_type="multipart/form-data")
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(type(other), other.id).items[0].result is None
+    assert audit_count() == before
