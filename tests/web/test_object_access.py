@@ -326,3 +326,13 @@ def test_an_item_of_another_application_is_404_and_changes_nothing(app: Flask,
     db.session.expire_all()
     assert db.session.get(type(other), other.id).items[0].result is None
     assert audit_count() == before
+
+
+@pytest.mark.parametrize("period", [
+    "%00", "2000-01%00", "2000-1", "2000-01-01", "x" * 400, "%EF%BC%92000-01", "2000-13"])
+def test_plan_urls_with_wrong_periods_are_404(period: str, app: Flask, world: World) -> None:
+    client = staff_client(app, "compliance")
+    assert client.get("/qc/plan/2000-01").status_code == 200
+    response = client.get(f"/qc/plan/{period}")
+    assert response.status_code == 404, period
+    assert SELLER_NAME not in text_of(response.data)
