@@ -15,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from flask_bootstrap import Bootstrap5
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from compliance.mailer import config_defaults as notice_defaults
@@ -46,6 +47,7 @@ def _defaults(instance_path: str) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 30,
         "LOGIN_THROTTLE_WINDOW": 15 * 60,
+        "TRUSTED_PROXIES": 0,
         "PER_PAGE": 25,
         "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
         "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
@@ -77,7 +79,13 @@ def _schema_object(obj: object, name: str | None, type_: str, reflected: bool,
 
 
 class RecordId(IntegerConverter):
-    """An <int:...> URL part small enough to be a database id (larger ones are a 404)."""
+    """An <int:...> URL part small enough to be a database id (larger ones are a 404).
+
+    Only ASCII digits: werkzeug's `\\d+` also matches other scripts' digits, which int()
+    accepts, so "/sellers/\\uff11" (fullwidth one) would otherwise be seller 1.
+    """
+
+    regex = "[0-9]+"
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
         kwargs.setdefault("max", 2**31 - 1)
@@ -113,6 +121,9 @@ def register_security(app: Flask) -> None:
     from core.web import init_web
 
     install_guards()
+    if app.config["TRUSTED_PROXIES"]:  # the client address for the sign-in throttle
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     init_auth(app)  # before CSRF: strangers are sent to sign in, wrong roles get 403
     csrf.init_app(app)
     init_web(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from flask import (
     Blueprint,
@@ -220,9 +221,14 @@ def report_detail(document_id: str) -> str:
     return render_template("compliance/report_detail.html", report=report, kinds=reports.KINDS)
 
 
+DOCUMENT_ID = re.compile(r"[0-9A-Za-z]{1,32}")
+
+
 def _report(document_id: str) -> Report:
+    if not DOCUMENT_ID.fullmatch(document_id):  # e.g. a NUL byte, which PostgreSQL refuses
+        abort(404)
     return db.session.execute(db.select(Report).where(
-        Report.document_id == document_id[:32])).scalar_one_or_none() or abort(404)
+        Report.document_id == document_id)).scalar_one_or_none() or abort(404)
 
 
 @bp.route("/reports/<document_id>/download")

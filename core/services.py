@@ -165,7 +165,11 @@ def authenticate(email: str, password: str, ip: str) -> SignIn:
     ip = ip[:64]
     now = utcnow()
     window = timedelta(seconds=cfg["LOGIN_THROTTLE_WINDOW"])
+    # Both counts are read, then a failure written: serialise on the email AND the address,
+    # or simultaneous guesses at many emails from one address all read the same count. Always
+    # email first, then address, so two sign-ins never wait for each other in a cycle.
     lock("login:" + email)
+    lock("login-ip:" + ip)
     last_ok = db.session.execute(
         select(func.max(LoginAttempt.at))
         .where(LoginAttempt.email == email, LoginAttempt.success.is_(True))
@@ -202,7 +206,15 @@ def authenticate(email: str, password: str, ip: str) -> SignIn:
 
 
 def record_logout(user: User) -> None:
-    """Note a sign-out in the audit trail."""
+    """End the account's sessions and note the sign-out in the audit trail.
+
+    Session cookies are signed, not stored, so clearing this browser's cookie would leave a
+    copy of it valid; rotating the session token refuses every copy (and signs the account out
+    on its other devices too). The token is set with a plain UPDATE, without the row version,
+    so a sign-out never makes an administrator's open edit of the account stale.
+    """
+    db.session.execute(update(User).where(User.id == user.id)
+                       .values(session_token=new_session_token()))
     audit.record("auth.logout", "user", user.id, {}, user)
 
 

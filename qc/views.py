@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from flask import (
@@ -46,6 +47,7 @@ from qc.stats import PlanParams, check_plan_params
 
 bp = Blueprint("qc", __name__, url_prefix="/qc")
 Page = str | Response | tuple[str, int]
+PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}")
 QUEUES = {"place": "To place", "receive": "To receive", "inspect": "To inspect",
           "upcoming": "Upcoming", "all": "All"}
 
@@ -321,7 +323,9 @@ def plan() -> Page:
 @bp.route("/plan/<period>")
 @roles_required(Role.COMPLIANCE)
 def plan_run(period: str) -> str:
-    run = services.get_run(period[:7]) or abort(404)
+    if not PERIOD.fullmatch(period):  # e.g. a NUL byte, which PostgreSQL refuses
+        abort(404)
+    run = services.get_run(period) or abort(404)
     check = services.verify_plan(run.period) if run.seed_hex else None
     orders = db.session.execute(
         db.select(TestOrder).where(TestOrder.run_id == run.id)

@@ -45,7 +45,7 @@ from vetting.forms import (
     SellerImportForm,
 )
 from vetting.labels import LabelStatus
-from vetting.models import Application, Evidence, Seller
+from vetting.models import Application, ApplicationItem, Evidence, Seller
 from vetting.seller_csv import COLUMNS, REQUIRED_COLUMNS
 
 bp = Blueprint("vetting", __name__, url_prefix="/vetting")
@@ -63,6 +63,14 @@ ACTIONS = {  # URL word -> target status, for the workflow buttons
 
 def _get(model: type, ident: int):  # type: ignore[no-untyped-def]
     return db.session.get(model, ident) or abort(404)
+
+
+def _item(application: Application, item_id: int) -> ApplicationItem:
+    """The application's checklist item, or a 404 (also for another application's item)."""
+    try:
+        return services.get_item(application, item_id)
+    except ServiceError:
+        abort(404)
 
 
 def _seller_input(form: SellerForm) -> services.SellerInput:
@@ -237,10 +245,10 @@ def application_transition(application_id: int, action: str) -> str | Response:
 @roles_required(*EDIT)
 def application_item(application_id: int, item_id: int) -> Page:
     application = _get(Application, application_id)
+    item = _item(application, item_id)
     form = ItemResultForm(prefix=f"item{item_id}")
     if form.validate_on_submit():
         try:
-            item = services.get_item(application, item_id)
             services.record_item_result(application, item, ItemResult(form.result.data),
                                         form.note.data or "", form.waiver_reason.data or "",
                                         current_user)
@@ -260,11 +268,11 @@ def application_item(application_id: int, item_id: int) -> Page:
 @roles_required(*EDIT)
 def application_evidence(application_id: int, item_id: int) -> Page:
     application = _get(Application, application_id)
+    item = _item(application, item_id)
     form = EvidenceForm(prefix=f"ev{item_id}")
     if form.validate_on_submit():
         upload = form.file.data
         try:
-            item = services.get_item(application, item_id)
             evidence = services.add_evidence(application, item, upload.stream,
                                              upload.filename, current_user)
         except ServiceError as exc:

@@ -1,4 +1,6 @@
-"""Deny by default: every endpoint declares its roles, and the declarations hold."""
+"""Deny by default: every endpoint declares its roles, the declarations match the table kept
+in tests/web/access_table.py, and every endpoint x method x role x anonymous answers as the
+table says."""
 
 from __future__ import annotations
 
@@ -9,14 +11,28 @@ from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
+from werkzeug.test import TestResponse
 
 from core.auth import endpoint_access
 from core.roles import ALL_ROLES, PUBLIC, ApiScope, Role, Scope, api_scope
 from tests.conftest import sign_in
 from tests.factories import UserFactory
+from tests.web import access_table
+from tests.web.access_table import (
+    ACCESS_TABLE,
+    COMPLIANCE,
+    INSPECTOR,
+    ROLES,
+    Declaration,
+    Public,
+    Roles,
+    Token,
+)
 
 OPEN_ENDPOINTS = {"core.login", "core.healthz", "api.openapi_json", "static",
                   "bootstrap.static"}
+FORBIDDEN, THROUGH, SIGN_IN = "403", "through the access check", "sign-in redirect"
+NO_TOKEN = "401: the API takes bearer tokens, never a session"
 
 
 def sample_url(rule: Rule) -> str:
@@ -52,9 +68,74 @@ def api_rules(app: Flask) -> list[Rule]:
     return [rule for rule in app.url_map.iter_rules() if is_api(app, rule)]
 
 
+def app_requests(app: Flask) -> Iterator[tuple[str, str, str]]:
+    """(endpoint, method, url) for every rule and every method it accepts."""
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, sample_url(rule)
+
+
 def undeclared_endpoints(app: Flask) -> list[str]:
     return sorted({r.endpoint for r in app.url_map.iter_rules()
                    if endpoint_access(app, r.endpoint) is None})
+
+
+def declaration_of(app: Flask, endpoint: str) -> Declaration | None:
+    """An endpoint's declaration on its view, in the table's terms."""
+    declared = endpoint_access(app, endpoint)
+    if declared == PUBLIC:
+        return access_table.PUBLIC
+    if isinstance(declared, frozenset):
+        return Roles(*(str(role) for role in declared))
+    if isinstance(declared, ApiScope):
+        return Token(declared.scope.value)
+    return None
+
+
+def expected_status(declaration: Declaration, roles: frozenset[str] | None) -> str:
+    """What the access layer does for someone holding `roles` (None: not signed in)."""
+    if isinstance(declaration, Public):
+        return THROUGH
+    if isinstance(declaration, Token):
+        return NO_TOKEN
+    if roles is None:
+        return SIGN_IN
+    return THROUGH if declaration.names & roles else FORBIDDEN
+
+
+def is_sign_in_redirect(response: TestResponse) -> bool:
+    return (response.status_code == 302
+            and response.headers.get("Location", "").startswith("/login"))
+
+
+def test_the_access_table_lists_every_endpoint_with_its_declaration(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    unlisted = sorted(endpoints - ACCESS_TABLE.keys())
+    assert unlisted == [], f"add these endpoints to tests/web/access_table.py: {unlisted}"
+    gone = sorted(ACCESS_TABLE.keys() - endpoints)
+    assert gone == [], f"these endpoints no longer exist; remove them from the table: {gone}"
+    differ = {e: (declaration_of(app, e), ACCESS_TABLE[e]) for e in sorted(endpoints)
+              if declaration_of(app, e) != ACCESS_TABLE[e]}
+    assert differ == {}, f"declared on the view vs. in the table: {differ}"
+
+
+def test_the_table_check_notices_a_new_and_a_changed_declaration(
+        app_factory: Callable[..., Flask]) -> None:
+    from core.roles import roles_required
+
+    app = app_factory()
+    extra = Blueprint("extra", __name__)
+
+    @extra.route("/extra")
+    @roles_required(Role.ADMIN)
+    def page() -> str:
+        return "extra"
+
+    app.register_blueprint(extra)
+    assert "extra.page" not in ACCESS_TABLE
+    assert declaration_of(app, "extra.page") == Roles("admin")
+    app.view_functions["core.users"] = roles_required(Role.VETTING)(lambda: "x")
+    assert declaration_of(app, "core.users") != ACCESS_TABLE["core.users"]
 
 
 def test_every_endpoint_declares_its_roles(app: Flask) -> None:
@@ -91,29 +172,53 @@ def test_the_check_catches_an_undeclared_view_and_the_app_refuses_it(
 
 def test_anonymous_requests_are_sent_to_sign_in(client: FlaskClient, app: Flask) -> None:
     checked = 0
-    for rule in app_rules(app):
-        url = sample_url(rule)
-        response = client.open(url, method=method_of(rule))
-        assert response.status_code == 302, (rule.endpoint, response.status_code)
-        assert response.headers["Location"].startswith("/login?next="), rule.endpoint
+    for endpoint, method, url in app_requests(app):
+        response = client.open(url, method=method)
+        if isinstance(ACCESS_TABLE[endpoint], Public):
+            assert not is_sign_in_redirect(response), (endpoint, method)
+            continue
+        if isinstance(ACCESS_TABLE[endpoint], Token):
+            assert response.status_code == 401, (endpoint, method, response.status_code)
+            continue
+        assert response.status_code == 302, (endpoint, method, response.status_code)
+        assert response.headers["Location"].startswith("/login?next="), (endpoint, method)
         checked += 1
-    assert checked >= 10
+    assert checked >= 60
 
 
-@pytest.mark.parametrize("role", [r.value for r in Role])
-def test_wrong_role_gets_403_and_right_role_does_not(role: str, client: FlaskClient,
-                                                      app: Flask,
-                                                      login: Callable[..., object]) -> None:
-    login(role)
-    for rule in app_rules(app):
-        declared = endpoint_access(app, rule.endpoint)
-        assert isinstance(declared, frozenset)
-        response = client.open(sample_url(rule), method=method_of(rule))
-        if role in declared:
-            assert response.status_code != 403, rule.endpoint
-        else:
-            assert response.status_code == 403, (rule.endpoint, response.status_code)
-            assert "Not allowed" in response.get_data(as_text=True)
+ROLE_SETS = [(role,) for role in ROLES] + [(INSPECTOR, COMPLIANCE), ROLES]
+
+
+@pytest.mark.parametrize("roles", ROLE_SETS, ids="+".join)
+def test_every_endpoint_and_method_answers_each_role_as_the_table_says(
+        roles: tuple[str, ...], client: FlaskClient, app: Flask,
+        login: Callable[..., object]) -> None:
+    """Allowed: the request reaches the view (a POST without a form token then gets the CSRF
+    400, which runs after the access check). Not allowed: 403, before anything else runs."""
+    login(*roles)
+    allowed = refused = 0
+    for endpoint, method, url in app_requests(app):
+        response = client.open(url, method=method)
+        body = response.get_data(as_text=True)
+        expected = expected_status(ACCESS_TABLE[endpoint], frozenset(roles))
+        where = (endpoint, method, response.status_code)
+        if expected == NO_TOKEN:
+            assert response.status_code == 401, where
+            continue
+        if expected == FORBIDDEN:
+            assert response.status_code == 403, where
+            assert "Not allowed" in body, where
+            refused += 1
+            continue
+        assert response.status_code not in (401, 403), where
+        assert not is_sign_in_redirect(response), where
+        assert response.status_code < 500, where
+        if method == "POST":
+            assert response.status_code == 400, where
+            assert "nothing was saved" in body, where
+        allowed += 1
+    assert allowed > 0
+    assert refused > 0 or set(roles) == set(ROLES)
 
 
 def test_declarations_leave_no_page_to_everyone_but_home_and_logout(app: Flask) -> None:
