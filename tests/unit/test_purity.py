@@ -12,7 +12,7 @@ PURE_MODULES = [
     "vetting.labels", "vetting.checklist", "vetting.validation", "vetting.seller_csv",
     "vetting.evidence", "vetting.applications", "qc.sampling", "qc.catalog", "qc.scoring",
     "qc.orders", "qc.listing_csv", "core.csvtable", "qc.stats", "qc.chart", "qc.decisions",
-    "compliance.csvexport", "qc.simulate", "core.backoff",
+    "compliance.csvexport", "qc.simulate", "core.backoff", "core.redact", "core.manifest",
 ]
 
 
