@@ -115,8 +115,10 @@ def test_a_restored_backup_verifies_and_matches_the_original(populated: Flask,
     assert manifest["alembic_revision"] == backup.code_head()
     assert manifest["audit"] == {"head_hash": audit.head_hash(),
                                  "entries": audit.count_entries()}
-    assert original["evidence"] > 0 and original["inspection_photos"] == 1
-    assert original["reports"] == 1 and original["inspections"] == 3
+    assert original["evidence"] > 0
+    assert original["inspection_photos"] == 1
+    assert original["reports"] == 1
+    assert original["inspections"] == 3
 
     restored = fresh_app(tmp_path / "elsewhere")
     done = invoke(restored, "restore", str(target))
@@ -276,7 +278,8 @@ def test_restore_over_data_needs_force_and_then_replaces_it(with_evidence: Flask
 
     refused = invoke(app, "restore", str(tmp_path / "bk"))
     assert refused.exit_code == 1
-    assert "holds data already" in refused.output and "--force" in refused.output
+    assert "holds data already" in refused.output
+    assert "--force" in refused.output
 
     with FileLock(app.config["SCHEDULER_LOCK_FILE"]):
         busy = invoke(app, "restore", "--force", str(tmp_path / "bk"))
@@ -318,7 +321,8 @@ def test_postgresql_backup_prints_working_pg_dump_and_pg_restore_commands(
     password = db.engine.url.password
     assert not password or password not in made.output
     manifest = json.loads((target / "manifest.json").read_text())
-    assert manifest["engine"] == "postgresql" and manifest["database_file"] is None
+    assert manifest["engine"] == "postgresql"
+    assert manifest["database_file"] is None
 
     subprocess.run(shlex.split(dump), check=True, timeout=120)  # noqa: S603
     assert (target / "labelkeeper.dump").stat().st_size > 0
