@@ -1,4 +1,4 @@
-"""`flask backup PATH` and `flask restore PATH`: the database, evidence and report files.
+"""`flask backup PATH` and `flask restore PATH`: the database, evidence, reports, plan seeds.
 
 SQLite: the database is copied with SQLite's online backup API in one step, which reads a
 single consistent snapshot while the web workers and the scheduler go on writing. The files
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -52,8 +54,11 @@ from core.manifest import (
     parse_manifest,
 )
 
-# Folders copied into a backup: config key -> folder name inside the backup.
-FILE_FOLDERS = {"EVIDENCE_DIR": "evidence", "REPORT_DIR": "reports"}
+# Folders copied into a backup: config key -> folder name inside the backup. The plan seeds
+# of open months are secret (mode 0600, like the backup folder itself) but needed to close
+# those months after a restore.
+FILE_FOLDERS = {"EVIDENCE_DIR": "evidence", "REPORT_DIR": "reports",
+                "PLAN_SEED_DIR": "plan-seeds"}
 # Left out: evidence uploads still being written and report PDFs still being rendered.
 _SKIP_DIRS = frozenset({"tmp"})
 _SKIP_SUFFIXES = (".tmp", ".part")
@@ -200,6 +205,8 @@ def _iter_files(folder: Path) -> Iterator[Path]:
 
 def _copy_folder(source: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copymode(source, target)  # e.g. the plan seeds' 0700
     for path in _iter_files(source):
         dest = target / path.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -220,8 +227,24 @@ def _hash_folder(folder: Path) -> dict[str, str]:
 
 # --- backup --------------------------------------------------------------------------------
 
-def create_backup(path: Path) -> BackupResult:
-    """Write a backup into the new folder `path` (never over an existing one)."""
+def _run_pg_dump(dump: Path) -> None:
+    """Run pg_dump into `dump`; the password goes to the child's environment only."""
+    command = compute_pg_dump_command(_pg_target(), str(dump))
+    env = dict(os.environ)
+    if db.engine.url.password:
+        env["PGPASSWORD"] = db.engine.url.password
+    try:
+        done = subprocess.run(shlex.split(command), env=env, capture_output=True, text=True,  # noqa: S603 - our own command line
+                              check=False)
+    except FileNotFoundError:
+        raise BackupError("pg_dump is not installed (or not on PATH).") from None
+    if done.returncode != 0:
+        raise BackupError(f"pg_dump failed: {done.stderr.strip()[-1000:]}")
+
+
+def create_backup(path: Path, run_pg_dump: bool = False) -> BackupResult:
+    """Write a backup into the new folder `path` (never over an existing one); on PostgreSQL
+    with `run_pg_dump`, the dump is taken first and covered by the manifest."""
     target = path.absolute()
     if target.exists() or target.is_symlink():
         raise BackupError(f"{target} exists already; a backup is written into a new folder. "
@@ -236,6 +259,8 @@ def create_backup(path: Path) -> BackupResult:
             _snapshot_sqlite(source, work / DATABASE_NAME)
             revision, counts, head, entries = _describe_sqlite(work / DATABASE_NAME)
         else:
+            if run_pg_dump:
+                _run_pg_dump(work / DUMP_NAME)
             revision, counts, head, entries = _describe_live()
         for key, name in FILE_FOLDERS.items():
             _copy_folder(Path(current_app.config[key]), work / name)
@@ -243,7 +268,7 @@ def create_backup(path: Path) -> BackupResult:
             created_at=_iso_utc(utcnow()), engine="sqlite" if source else "postgresql",
             revision=revision, row_counts=counts, audit_head_hash=head,
             audit_entries=entries, files=_hash_folder(work),
-            database_file=DATABASE_NAME if source else None)
+            database_file=DATABASE_NAME if source else DUMP_NAME if run_pg_dump else None)
         (work / MANIFEST_NAME).write_text(compute_manifest_json(manifest), encoding="utf-8")
         _fsync(work / MANIFEST_NAME)
         if target.exists():
@@ -252,7 +277,7 @@ def create_backup(path: Path) -> BackupResult:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    if source is not None:
+    if source is not None or run_pg_dump:
         return BackupResult(target, manifest)
     dump = str(target / DUMP_NAME)
     return BackupResult(target, manifest, compute_pg_dump_command(_pg_target(), dump),
@@ -272,14 +297,15 @@ def check_backup(path: Path) -> Manifest:
         message = exc.message if isinstance(exc, ManifestError) else "It is not UTF-8 text."
         raise BackupError(f"The backup's manifest is unusable: {message} "
                           "Nothing was restored.") from None
-    # The dump of a PostgreSQL backup is written by pg_dump after the manifest.
+    # Unless `backup --pg-dump` ran it, pg_dump writes its dump after the manifest.
     actual = {k: v for k, v in _hash_folder(folder).items()
-              if not (manifest.engine == "postgresql" and k == DUMP_NAME)}
+              if not (manifest.engine == "postgresql" and manifest.database_file is None
+                      and k == DUMP_NAME)}
     problems = compute_file_problems(manifest.files, actual)
     if problems:
         raise BackupError("The backup was changed or damaged since it was written, so nothing "
                           "was restored:\n  " + "\n  ".join(problems))
-    if manifest.database_file is not None:
+    if manifest.engine == "sqlite" and manifest.database_file is not None:
         with closing(sqlite3.connect(f"file:{folder / manifest.database_file}?mode=ro",
                                      uri=True)) as conn:
             try:
@@ -370,8 +396,8 @@ def restore_backup(path: Path, force: bool = False) -> Manifest:
         files = sum(_count_files(f) for f in folders.values())
         if rows or files:
             raise BackupError(
-                f"The target holds data already ({rows} rows, {files} evidence and report "
-                "files); restore refuses to overwrite it. Use --force to replace it.")
+                f"The target holds data already ({rows} rows, {files} evidence, report and "
+                "seed files); restore refuses to overwrite it. Use --force to replace it.")
     with _scheduler_stopped():
         db.session.remove()
         db.engine.dispose()
@@ -413,26 +439,32 @@ def restore_backup(path: Path, force: bool = False) -> Manifest:
 def _summary(manifest: Manifest) -> str:
     return (f"{len(manifest.row_counts)} tables, {manifest.total_rows} rows; "
             f"{manifest.count_files('evidence')} evidence files, "
-            f"{manifest.count_files('reports')} report files; audit trail "
+            f"{manifest.count_files('reports')} report files, "
+            f"{manifest.count_files('plan-seeds')} plan seeds; audit trail "
             f"{manifest.audit_entries} entries, head {manifest.audit_head_hash}")
 
 
 @click.command("backup")
 @click.argument("path", type=click.Path(path_type=Path))
+@click.option("--pg-dump", "run_pg_dump", is_flag=True,
+              help="PostgreSQL: run pg_dump into the backup first (else print the command).")
 @with_appcontext
-def backup_command(path: Path) -> None:
-    """Back up the database, evidence and report files into the new folder PATH."""
+def backup_command(path: Path, run_pg_dump: bool) -> None:
+    """Back up the database, evidence, reports and plan seeds into the new folder PATH."""
     try:
-        result = create_backup(path)
+        result = create_backup(path, run_pg_dump=run_pg_dump and _sqlite_path() is None)
     except BackupError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Backup written to {result.path}: {_summary(result.manifest)}.")
+    if result.manifest.database_file == DUMP_NAME:
+        click.echo(f"The database dump is {result.path / DUMP_NAME}.")
     if result.pg_dump:
         click.echo("The PostgreSQL database itself is dumped by pg_dump. Run now (the password "
                    "comes from PGPASSWORD or ~/.pgpass):")
         click.echo(f"  {result.pg_dump}")
-        click.echo("To restore it later:")
-        click.echo(f"  {result.pg_restore}")
+    if result.manifest.engine == "postgresql":
+        click.echo("To restore the database later (web server and scheduler stopped):")
+        click.echo(f"  {compute_pg_restore_command(_pg_target(), str(result.path / DUMP_NAME))}")
 
 
 @click.command("restore")

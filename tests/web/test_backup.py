@@ -97,6 +97,10 @@ def populated(with_evidence: Flask, client: FlaskClient) -> Flask:
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.execute(select(Report.status)).scalar_one() == "done"
+    seeds = Path(with_evidence.config["PLAN_SEED_DIR"])
+    seeds.mkdir(mode=0o700)
+    (seeds / "2026-06.seed").write_text("0123456789abcdef")
+    (seeds / "2026-06.seed").chmod(0o600)
     return with_evidence
 
 
@@ -134,6 +138,10 @@ def test_a_restored_backup_verifies_and_matches_the_original(populated: Flask,
     assert len(reports) == 1
     assert tree(tmp_path / "elsewhere" / "evidence") == evidence
     assert tree(tmp_path / "elsewhere" / "reports") == reports
+    seed = tmp_path / "elsewhere" / "plan-seeds" / "2026-06.seed"
+    assert seed.read_text() == "0123456789abcdef"
+    assert seed.stat().st_mode & 0o777 == 0o600
+    assert seed.parent.stat().st_mode & 0o777 == 0o700
     with restored.app_context():  # the restored app works on the copy
         assert db.session.execute(select(User)).scalars().first() is not None
 
@@ -341,3 +349,21 @@ def test_postgresql_backup_prints_working_pg_dump_and_pg_restore_commands(
     assert "pg_restore" in done.output
     assert tree(tmp_path / "elsewhere" / "evidence") == tree(Path(app.config["EVIDENCE_DIR"]))
     assert tree(tmp_path / "elsewhere" / "reports") == tree(Path(app.config["REPORT_DIR"]))
+    assert tree(tmp_path / "elsewhere" / "plan-seeds") == tree(Path(app.config["PLAN_SEED_DIR"]))
+
+
+@postgres_only
+def test_postgresql_backup_with_pg_dump_hashes_the_dump(with_evidence: Flask,
+                                                        tmp_path: Path) -> None:
+    made = invoke(with_evidence, "backup", "--pg-dump", str(tmp_path / "bk"))
+    assert made.exit_code == 0, made.output
+    assert "pg_dump --format" not in made.output  # it ran; nothing left to run by hand
+    assert "pg_restore --clean" in made.output
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    assert manifest["database_file"] == "labelkeeper.dump"
+    assert "labelkeeper.dump" in manifest["files"]
+    flip_a_byte(tmp_path / "bk" / "labelkeeper.dump")
+    refused = invoke(fresh_app(tmp_path / "elsewhere", uri=PG_URL), "restore",
+                     str(tmp_path / "bk"))
+    assert refused.exit_code == 1
+    assert "labelkeeper.dump does not match its SHA-256" in refused.output
