@@ -73,10 +73,6 @@ def _request_secrets() -> list[str]:
     return [v for v in values if v]
 
 
-def _redact(text: str, known: list[str]) -> str:
-    return redact_text(text, known)
-
-
 def redact_record(record: logging.LogRecord) -> None:
     """Mask secrets in a record's message, exception text, stack and extra fields, in place."""
     if _redacting.get():
@@ -88,16 +84,16 @@ def redact_record(record: logging.LogRecord) -> None:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string; logging reports it itself
             return
-        record.msg, record.args = _redact(message, known), None
+        record.msg, record.args = redact_text(message, known), None
         if record.exc_info and not record.exc_text:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         if record.exc_text:
-            record.exc_text = _redact(record.exc_text, known)
+            record.exc_text = redact_text(record.exc_text, known)
         if record.stack_info:
-            record.stack_info = _redact(record.stack_info, known)
+            record.stack_info = redact_text(record.stack_info, known)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            record.fields = {k: _redact(v, known) if isinstance(v, str) else v
+            record.fields = {k: redact_text(v, known) if isinstance(v, str) else v
                              for k, v in fields.items()}
     finally:
         _redacting.reset(token)
