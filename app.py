@@ -20,6 +20,7 @@ from werkzeug.routing import IntegerConverter
 
 from compliance.mailer import config_defaults as notice_defaults
 from core.db import configure_engine, db
+from core.logs import init_logging
 from core.scheduler import JOB_TABLE, Job, run_scheduler
 
 migrate = Migrate()
@@ -55,6 +56,9 @@ def _defaults(instance_path: str) -> dict[str, Any]:
         "SCHEDULER_LOCK_FILE": str(Path(instance_path) / "scheduler.lock"),
         "REPORT_DIR": str(Path(instance_path) / "reports"),
         **notice_defaults(instance_path),
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},  # no form values in errors
     }
 
 
@@ -98,6 +102,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = RecordId
     _configure(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    init_logging(app)  # first, so every request gets its id before any other hook
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True,
@@ -182,14 +187,16 @@ def register_events(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """Attach the command groups: users, audit, labels, qc, demo, and `scheduler`."""
+    """Attach the command groups: users, audit, backup/restore, labels, qc, demo, `scheduler`."""
     from compliance.cli import register_cli as compliance_cli
+    from core.backup import register_cli as backup_cli
     from core.cli import register_cli as core_cli
     from qc.cli import register_cli as qc_cli
     from vetting.cli import register_cli as vetting_cli
     from webhooks.cli import register_cli as webhooks_cli
 
     core_cli(app)
+    backup_cli(app)
     vetting_cli(app)
     qc_cli(app)
     compliance_cli(app)
@@ -223,8 +230,7 @@ def scheduled_jobs() -> list[Job]:
 @with_appcontext
 def scheduler_command(exit_after: float | None) -> None:
     """Run the one scheduler process (planning, period closing, renewal, expiry, evaluation)."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(current_app.config["LOG_LEVEL"])
     run_scheduler(current_app._get_current_object(), scheduled_jobs(),  # type: ignore[attr-defined]
                   exit_after=exit_after, on_wait=click.echo)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from core.db import db
+from core.logs import log_context
 
 ADVISORY_LOCK_KEY = 72_411_903  # any constant unique to Labelkeeper's scheduler
 JOB_TABLE = "apscheduler_jobs"
@@ -44,7 +46,7 @@ def run_job(name: str) -> None:
     """Run one registered job inside an app context (the job store's textual reference)."""
     app: Flask = _runtime["app"]
     job: Job = _runtime["jobs"][name]
-    with app.app_context():
+    with app.app_context(), log_context(f"job-{name}-{uuid.uuid4().hex[:12]}"):
         try:
             result = job.func()
         except Exception:

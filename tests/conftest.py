@@ -7,6 +7,7 @@ before each test.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -21,11 +22,47 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from core.db import db
+from core.logs import JsonFormatter
+from core.redact import is_sensitive_field
+from core.roles import Role
+from core.services import DEMO_PASSWORD_SUFFIX
 from tests import factories
+from tests.logscan import MIN_SECRET_LENGTH, find_leaks
 
 PG_URL = os.environ.get("DATABASE_URL")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TEST_PASSWORD = factories.TEST_PASSWORD
+
+# Values that must never appear in any log record of the session (see log_scan below).
+EVIDENCE_MARKER = "LK-EVIDENCE-CONTENT-MARKER-3f9a1c"
+LOG_SECRETS: set[str] = {TEST_PASSWORD, EVIDENCE_MARKER, *(
+    name + DEMO_PASSWORD_SUFFIX for name in [r.value for r in Role] + ["approver"])}
+
+
+def register_secret(value: object) -> None:
+    """Remember a value the session's logs must not contain (passwords, CSRF tokens)."""
+    if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+        LOG_SECRETS.add(value)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def log_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Collect every log record of the session; fail the run if a known secret is in one."""
+    path = tmp_path_factory.mktemp("logs") / "session.jsonl"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield path
+    root.removeHandler(handler)
+    root.setLevel(level)
+    handler.close()
+    leaks = find_leaks(path.read_text(encoding="utf-8", errors="replace"), LOG_SECRETS)
+    if leaks:
+        pytest.fail(f"secrets reached the logs ({path}):\n" + "\n".join(leaks), pytrace=False)
 
 
 def make_config(db_uri: str, **extra: object) -> dict[str, object]:
@@ -92,6 +129,11 @@ class RequestClient(FlaskClient):
     def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if has_app_context():
             db.session.commit()
+        data = kwargs.get("data")
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if is_sensitive_field(str(key)):
+                    register_secret(value)
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
@@ -143,6 +185,7 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     response = client.get(path)
     match = CSRF_RE.search(response.get_data(as_text=True))
     assert match, f"no CSRF token on {path}"
+    register_secret(match.group(1))
     return match.group(1)
 
 
@@ -155,6 +198,7 @@ def post_form(client: FlaskClient, path: str, data: dict[str, object],
 
 def sign_in(client: FlaskClient, email: str, password: str = TEST_PASSWORD):  # type: ignore[no-untyped-def]
     """Sign in through the login form."""
+    register_secret(password)
     return client.post("/login", data={"email": email, "password": password,
                                        "csrf_token": csrf_token(client, "/login")})
 
