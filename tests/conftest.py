@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import flask_migrate
 import pytest
@@ -43,6 +44,28 @@ def register_secret(value: object) -> None:
     """Remember a value the session's logs must not contain (passwords, CSRF tokens)."""
     if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
         LOG_SECRETS.add(value)
+
+
+@pytest.fixture(autouse=True)
+def _register_issued_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """API token and webhook secrets issued during a test join the log scan's list."""
+    from core import services as core_services
+    from webhooks import services as webhook_services
+
+    issue_token, new_secret = core_services.create_api_token, webhook_services.new_secret
+
+    def create_api_token(*args: Any, **kwargs: Any) -> Any:
+        issued = issue_token(*args, **kwargs)
+        register_secret(issued.secret)
+        return issued
+
+    def new_webhook_secret() -> str:
+        secret = new_secret()
+        register_secret(secret)
+        return secret
+
+    monkeypatch.setattr(core_services, "create_api_token", create_api_token)
+    monkeypatch.setattr(webhook_services, "new_secret", new_webhook_secret)
 
 
 @pytest.fixture(scope="session", autouse=True)

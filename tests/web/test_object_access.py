@@ -183,8 +183,9 @@ def audit_count() -> int:
 
 def without_tokens(data: bytes) -> str:
     """A page without its form tokens (they carry a timestamp, so differ from second to
-    second)."""
-    return re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", text_of(data))
+    second) and its request id (new for every request)."""
+    page = re.sub(r'name="csrf_token"[^>]*value="[^"]+"', "", text_of(data))
+    return re.sub(r"<code data-request-id>[^<]*</code>", "", page)
 
 
 def text_of(data: bytes) -> str:
