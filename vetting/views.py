@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from core import dashboard
 from core.db import db
 from core.errors import ServiceError
-from core.forms import show_service_error
+from core.forms import flash_form_errors, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc import decision_service
@@ -252,6 +252,8 @@ def application_item(application_id: int, item_id: int) -> Page:
             flash(f"{item.spec.code} recorded as {item.result}.", "success")
             return redirect(url_for("vetting.application_detail",
                                     application_id=application.id, _anchor=f"item-{item_id}"))
+    else:
+        flash_form_errors(form)
     return _render_application(application, item_forms={item_id: form}), 400
 
 
@@ -298,6 +300,8 @@ def application_decision(application_id: int) -> Page:
                   f"{STATUS_LABELS[ApplicationStatus(application.status)]}.", "success")
             return redirect(url_for("vetting.application_detail",
                                     application_id=application.id))
+    else:
+        flash_form_errors(form)
     return _render_application(application, decision_form=form), 400
 
 
