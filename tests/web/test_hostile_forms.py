@@ -55,7 +55,8 @@ def test_login_form(app: Flask, client: FlaskClient) -> None:
         poster._token = ""
         outcome = poster.post("/login", encode({"email": email, "password": password}),
                               follow=False)
-        assert not outcome.accepted and outcome.status == 200
+        assert not outcome.accepted
+        assert outcome.status in (200, 400)  # 400: a NUL character
 
     run()
 

@@ -194,3 +194,18 @@ def test_a_decision_refused_for_a_reviewer_is_explained(
                          {"reason": "x", "version": "11"})
     assert response.status_code == 400
     assert "Choose approve or reject." in page(response)
+
+
+def test_a_report_ending_on_the_last_representable_day_is_refused(
+        app: Flask, client: FlaskClient, login: Callable[..., object]) -> None:
+    from tests.factories import SellerFactory
+
+    app.config["CLOCK"] = lambda: NOW
+    login("compliance")
+    seller = SellerFactory()
+    db.session.commit()
+    response = post_form(client, "/compliance/reports", {
+        "kind": "dossier", "seller_id": seller.id, "date_from": "9999-12-30",
+        "date_to": "9999-12-31"}, token_from="/compliance/reports")
+    assert response.status_code == 400  # rendering it in the request was an OverflowError
+    assert "more than ten years from now" in page(response)
