@@ -338,7 +338,8 @@ def checklist_edit() -> str | Response:
              "required": i.required, "evidence_required": i.evidence_required}
             for i in template.items] + [{}]})
     elif form.validate():
-        specs = [ChecklistItemSpec(code=e.code.data.strip().upper(), title=e.title.data.strip(),
+        specs = [ChecklistItemSpec(code=(e.code.data or "").strip().upper(),
+                                   title=(e.title.data or "").strip(),
                                    guidance=(e.guidance.data or "").strip(),
                                    category=ChecklistCategory(e.category.data),
                                    required=e.required.data,

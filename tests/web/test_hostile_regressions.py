@@ -209,3 +209,15 @@ def test_a_report_ending_on_the_last_representable_day_is_refused(
         "date_to": "9999-12-31"}, token_from="/compliance/reports")
     assert response.status_code == 400  # rendering it in the request was an OverflowError
     assert "more than ten years from now" in page(response)
+
+
+def test_a_checklist_row_with_a_code_and_no_title_field_is_explained(
+        client: FlaskClient, login: Callable[..., object]) -> None:
+    login("vetting")
+    client.get("/vetting/checklist")
+    before = audits()
+    response = post_form(client, "/vetting/checklist/edit", {
+        "note": "x", "items-0-code": "A1", "items-0-category": "legal"})  # no title field
+    assert response.status_code == 200  # was a 500: None.strip()
+    assert "needs both a code and a title" in page(response)
+    assert audits() == before
