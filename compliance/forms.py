@@ -11,10 +11,11 @@ from wtforms import (
     SelectField,
     SubmitField,
     TextAreaField,
-    widgets,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from core.forms import version_field
 
 
 class ReviewForm(FlaskForm):
@@ -23,7 +24,7 @@ class ReviewForm(FlaskForm):
                           validators=[InputRequired(message="Choose confirm or overturn.")])
     reason = TextAreaField("Reason",
                            validators=[Optional(), Length(max=5000)])
-    version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+    version = version_field()
 
 
 class CaseForm(FlaskForm):
@@ -39,7 +40,7 @@ class CaseDecisionForm(FlaskForm):
                                                SelectChoice("reject", "Reject")],
                           validators=[InputRequired(message="Choose accept or reject.")])
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=5000)])
-    version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+    version = version_field()
 
 
 class ReasonForm(FlaskForm):

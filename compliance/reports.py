@@ -41,6 +41,7 @@ from vetting.models import Application, LabelEvent, Seller
 
 KINDS = {"dossier": "Seller audit dossier", "period": "Period compliance report"}
 MAX_RANGE_DAYS = 5 * 366
+MAX_FUTURE_DAYS = 10 * 366
 SYNC_DOSSIER_MAX_ORDERS = 150  # smaller dossiers render in the request (a few seconds at most)
 
 
@@ -48,11 +49,15 @@ SYNC_DOSSIER_MAX_ORDERS = 150  # smaller dossiers render in the request (a few s
 
 
 def check_range(date_from: date, date_to: date) -> None:
-    """Refuse ranges that end before they start or span more than five years."""
+    """Refuse ranges that end before they start, span more than five years or end more
+    than ten years from now."""
     if date_to < date_from:
         raise ServiceError("The range ends before it starts.", "date_to")
     if (date_to - date_from).days > MAX_RANGE_DAYS:
         raise ServiceError("A report covers at most five years.", "date_to")
+    # Beyond that the range is a typing mistake (and 31 December 9999 has no day after it).
+    if date_to > utcnow().date() + timedelta(days=MAX_FUTURE_DAYS):
+        raise ServiceError("A report cannot end more than ten years from now.", "date_to")
 
 
 def request_report(kind: str, seller: Seller | None, date_from: date, date_to: date,

@@ -37,7 +37,7 @@ from core import audit, dashboard
 from core.clock import utcnow
 from core.db import db, write_intent
 from core.errors import ServiceError
-from core.forms import show_service_error
+from core.forms import flash_form_errors, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required, writes
 from qc import decision_service as decisions
@@ -82,6 +82,8 @@ def review_detail(review_id: int) -> Page:
             db.session.commit()
             flash(f"Suspension of {review.seller.display_name} {review.status}.", "success")
             return redirect(url_for("compliance.seller_file", seller_id=review.seller_id))
+    elif form.is_submitted():
+        flash_form_errors(form)
     snapshot = json.loads(review.label_event.snapshot or "{}")
     page = render_template("compliance/review_detail.html", review=review, form=form,
                            seller=review.seller, snapshot=snapshot,

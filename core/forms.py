@@ -6,6 +6,7 @@ from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
+    FieldList,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -32,6 +33,42 @@ def show_service_error(form: FlaskForm, exc: ServiceError) -> None:
         field.errors = [*field.errors, exc.message]
     else:
         flash(exc.message, "danger")
+
+
+STALE_FORM = "This page was out of date or incomplete; reload it and try again."
+
+
+def version_field() -> IntegerField:
+    """The hidden version of the record a form edits, with a message a user can act on."""
+    return IntegerField(widget=widgets.HiddenInput(), invalid_value_message=STALE_FORM,
+                        validators=[InputRequired(message=STALE_FORM)])
+
+
+class IndexedFieldList(FieldList):
+    """A FieldList that reads only ASCII digits as entry indices.
+
+    WTForms takes any key whose index part passes ``str.isdigit``, which "²" does, and then
+    fails on ``int("²")``; a hand-made post must not make a 500 of that.
+    """
+
+    def _extract_indices(self, prefix, formdata):  # type: ignore[no-untyped-def]
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split(self._field_separator, 1)[0]
+                if index.isascii() and index.isdigit():
+                    yield int(index)
+
+
+def flash_form_errors(form: FlaskForm) -> None:
+    """Flash why a form was refused, for pages that may not show that form (a decided
+    application, an order past that step) or not its hidden fields."""
+    for name, errors in form.errors.items():
+        label = form[name].label.text if name in form else name
+        for error in errors if isinstance(errors, list) else [errors]:
+            text = error if label == "Version" or not isinstance(error, str) \
+                else f"{label}: {error}"
+            flash(f"Nothing was saved. {text}", "danger")
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -71,7 +108,7 @@ class UserEditForm(FlaskForm):
     display_name = StringField("Display name", validators=[DataRequired(), Length(max=120)])
     roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES,
                                validators=[DataRequired(message="Choose at least one role.")])
-    version = IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+    version = version_field()
     submit = SubmitField("Save changes")
 
 

@@ -195,7 +195,7 @@ def authenticate(email: str, password: str, ip: str) -> SignIn:
     db.session.add(LoginAttempt(email=email, ip=ip, success=False, at=now))
     db.session.flush()
     if by_email + 1 == cfg["LOGIN_MAX_FAILURES"] or by_ip + 1 == cfg["LOGIN_MAX_FAILURES_PER_IP"]:
-        audit.record("auth.throttled", "login", email,
+        audit.record("auth.throttled", "login", email[:64],  # the entity id column holds 64
                      {"email": email, "ip": ip, "failures_for_email": by_email + 1,
                       "failures_from_ip": by_ip + 1,
                       "window_seconds": cfg["LOGIN_THROTTLE_WINDOW"]})

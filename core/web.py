@@ -102,8 +102,24 @@ def _database_error(exc: OperationalError) -> Response | tuple[str, int]:
     return response
 
 
+NUL_IN_INPUT = ("The form or address contained a NUL character (code 0), which no field "
+                "accepts; nothing was saved. Remove it and try again.")
+
+
+def _refuse_nul() -> tuple[str, int] | None:
+    """No text a user types holds NUL, and PostgreSQL cannot store it: refuse it up front
+    (uploaded files are not form values and are checked by content elsewhere)."""
+    values = [*request.args.items(multi=True)]
+    if request.method == "POST":
+        values += request.form.items(multi=True)
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in values):
+        return render_error(400, NUL_IN_INPUT)
+    return None
+
+
 def init_web(app: Flask) -> None:
     """Install security headers and error pages."""
+    app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)

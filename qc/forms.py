@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
@@ -16,27 +17,52 @@ from wtforms import (
     StringField,
     SubmitField,
     TextAreaField,
-    widgets,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from core.forms import version_field
 from qc.models import Checkpoint
 from qc.orders import Disposition, PackageCondition
 from qc.scoring import GRADE_ORDER
 
 
+class NumberField(DecimalField):
+    """A decimal number that is finite and has at most ``places`` decimals.
+
+    ``Decimal`` also reads "sNaN", which WTForms' NumberRange cannot compare (a 500), and
+    "Infinity"; more decimals than the field shows would be cut off silently when stored.
+    """
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if not valuelist or self.data is None:
+            return
+        if not self.data.is_finite():
+            self.data = None
+            raise ValueError("Not a valid number.")
+        _, digits, exponent = self.data.as_tuple()
+        assert isinstance(exponent, int)  # noqa: S101 - finite numbers have an int exponent
+        while exponent < 0 and digits and digits[-1] == 0:  # 450.10 has one decimal
+            digits, exponent = digits[:-1], exponent + 1
+        if not any(digits):
+            exponent = 0
+        if isinstance(self.places, int) and -exponent > self.places:
+            self.data = None
+            raise ValueError(f"Give at most {self.places} decimals.")
+
+
 def _version() -> IntegerField:
-    return IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
+    return version_field()
 
 
-def _rate(label: str) -> DecimalField:
-    return DecimalField(label, places=2, validators=[
+def _rate(label: str) -> NumberField:
+    return NumberField(label, places=2, validators=[
         InputRequired(), NumberRange(min=0, max=31, message="Between 0 and 31 a month.")])
 
 
-def _probability(label: str) -> DecimalField:
-    return DecimalField(label, places=4, validators=[
+def _probability(label: str) -> NumberField:
+    return NumberField(label, places=4, validators=[
         InputRequired(), NumberRange(min=0, max=1, message="A probability between 0 and 1.")])
 
 
@@ -55,7 +81,7 @@ class SamplingSettingsForm(FlaskForm):
     rate_normal = _rate("Normal")
     rate_reduced = _rate("Reduced (0.5 = every other month on average)")
     rate_tightened = _rate("Tightened (also probation)")
-    budget_eur = DecimalField("Monthly budget (euros)", places=2, validators=[
+    budget_eur = NumberField("Monthly budget (euros)", places=2, validators=[
         InputRequired(), NumberRange(min=0, max=100_000_000)])
     buyer_accounts = TextAreaField("Buyer accounts to rotate (one per line)",
                                    validators=[DataRequired(), Length(max=5000)])
@@ -70,7 +96,7 @@ class SamplingSettingsForm(FlaskForm):
 class PlaceOrderForm(FlaskForm):
     marketplace_ref = StringField("Marketplace order reference",
                                   validators=[DataRequired(), Length(max=64)])
-    price_paid = DecimalField("Price paid (euros)", places=2, validators=[
+    price_paid = NumberField("Price paid (euros)", places=2, validators=[
         InputRequired(), NumberRange(min=0.01, max=100_000)])
     buyer_account = StringField("Buyer account", validators=[DataRequired(), Length(max=120)])
     version = _version()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -88,6 +89,7 @@ from vetting.seller_csv import RowError
 from vetting.validation import normalise_country, normalise_registration
 
 DEFAULT_BUDGET_CENTS = 60_000_00
+MAX_BUYER_ACCOUNT_LENGTH = 120  # the length of TestOrder.buyer_account
 DEFAULT_BUYER_ACCOUNTS = ("mystery-buyer-01@labelkeeper.example",
                           "mystery-buyer-02@labelkeeper.example",
                           "mystery-buyer-03@labelkeeper.example")
@@ -152,6 +154,9 @@ def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
         raise ServiceError("Give at least one buyer account to rotate.", "buyer_accounts")
     if len(set(accounts)) != len(accounts):
         raise ServiceError("Each buyer account may appear only once.", "buyer_accounts")
+    if any(len(a) > MAX_BUYER_ACCOUNT_LENGTH for a in accounts):
+        raise ServiceError(f"A buyer account may have at most {MAX_BUYER_ACCOUNT_LENGTH} "
+                           "characters (each test order records it).", "buyer_accounts")
     if any(not 0 <= r <= 31 for r in rates.values()):
         raise ServiceError("Rates must be between 0 and 31 orders a month.")
     if not 0 <= budget_cents <= 100_000_000_00:
@@ -786,15 +791,23 @@ def _build_inspection(order: TestOrder, data: InspectionInput, actor: User,
                                   passed=data.outcomes[c.code][0],
                                   note=data.outcomes[c.code][1].strip())
                  for i, c in enumerate(checkpoints, start=1)])
+    # Check every photo (in a scratch folder) before storing any, so a refused photo leaves
+    # no file of the others behind.
+    with tempfile.TemporaryDirectory(prefix="labelkeeper-photos-") as scratch:
+        for stream, name in data.photos:
+            _store_photo(stream, name, Path(scratch))
+            stream.seek(0)
     for stream, name in data.photos:
         inspection.photos.append(_store_photo(stream, name))
     return inspection
 
 
-def _store_photo(stream: IO[bytes], name: str | None) -> InspectionPhoto:
+def _store_photo(stream: IO[bytes], name: str | None,
+                 folder: Path | None = None) -> InspectionPhoto:
     cfg = current_app.config
     try:
-        stored = evidence_store.store_evidence(stream, name, Path(cfg["EVIDENCE_DIR"]),
+        stored = evidence_store.store_evidence(stream, name,
+                                               folder or Path(cfg["EVIDENCE_DIR"]),
                                                cfg["EVIDENCE_MAX_BYTES"])
     except evidence_store.EvidenceError as exc:
         raise ServiceError(f"Photo {name or ''}: {exc}", "photos") from None

@@ -23,7 +23,7 @@ from core import dashboard
 from core.clock import utcnow
 from core.db import db
 from core.errors import ServiceError
-from core.forms import show_service_error
+from core.forms import flash_form_errors, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc import services
@@ -108,6 +108,8 @@ def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:
             db.session.commit()
             flash(f"Test order #{order.id} is now {order.status}.", "success")
             return redirect(url_for("qc.order_detail", order_id=order.id))
+    else:
+        flash_form_errors(form)
     return _render_order(order, **{form_key: form}), 400
 
 

@@ -19,6 +19,7 @@ import flask_migrate
 import pytest
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from app import create_app
@@ -31,6 +32,13 @@ from tests import factories
 from tests.logscan import MIN_SECRET_LENGTH, find_leaks
 
 PG_URL = os.environ.get("DATABASE_URL")
+
+# Hypothesis profiles: `make test` keeps each property's own example count (the web forms run
+# tests/web/hostile.py's WEB_EXAMPLES); HYPOTHESIS_PROFILE=soak (for `make soak`) raises the
+# default to 1000 examples and the web forms to ten times theirs.
+hypothesis_settings.register_profile("soak", max_examples=1000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TEST_PASSWORD = factories.TEST_PASSWORD
 

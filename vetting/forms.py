@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    FieldList,
     FormField,
     IntegerField,
     RadioField,
@@ -14,20 +13,15 @@ from wtforms import (
     StringField,
     SubmitField,
     TextAreaField,
-    widgets,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from core.forms import MultiCheckboxField
+from core.forms import IndexedFieldList, MultiCheckboxField, version_field
 from vetting.checklist import ChecklistCategory, ItemResult
 from vetting.validation import DEVICE_CATEGORIES
 
 CATEGORY_CHOICES = [SelectChoice(c, c) for c in sorted(DEVICE_CATEGORIES)]
-
-
-def _version_field() -> IntegerField:
-    return IntegerField(widget=widgets.HiddenInput(), validators=[InputRequired()])
 
 
 class SellerForm(FlaskForm):
@@ -50,7 +44,7 @@ class SellerForm(FlaskForm):
 
 
 class SellerEditForm(SellerForm):
-    version = _version_field()
+    version = version_field()
 
 
 class SellerImportForm(FlaskForm):
@@ -61,7 +55,7 @@ class SellerImportForm(FlaskForm):
 class ApplicationStatusForm(FlaskForm):
     message = TextAreaField("Message to the seller's contact",
                             validators=[Optional(), Length(max=5000)])
-    version = _version_field()
+    version = version_field()
 
 
 class ItemResultForm(FlaskForm):
@@ -83,7 +77,7 @@ class DecisionForm(FlaskForm):
                           validators=[InputRequired(message="Choose approve or reject.")])
     reason = TextAreaField("Reason (required to reject)",
                            validators=[Optional(), Length(max=5000)])
-    version = _version_field()
+    version = version_field()
     submit = SubmitField("Record decision")
 
 
@@ -102,6 +96,6 @@ class ChecklistItemForm(FlaskForm):
 
 
 class ChecklistEditForm(FlaskForm):
-    items = FieldList(FormField(ChecklistItemForm), min_entries=1, max_entries=100)
+    items = IndexedFieldList(FormField(ChecklistItemForm), min_entries=1, max_entries=100)
     note = StringField("What changed", validators=[DataRequired(), Length(max=500)])
     submit = SubmitField("Save as a new version")

@@ -13,7 +13,8 @@ spreadsheet programs in many European locales save it that way.
 | registration_number     | yes      | at most 64 characters                                |
 | vat_id                  | yes      | VAT format of the country (see ``check_vat_id``)     |
 | contact_email           | yes      | an e-mail address, at most 254 characters            |
-| website                 | no       | an http:// or https:// address                       |
+| website                 | no       | an http:// or https:// address, at most 300          |
+|                         |          | characters                                           |
 | device_categories       | yes      | smartphone, tablet, laptop, smartwatch, console,     |
 |                         |          | separated by ``;`` or ``|``                          |
 | declared_monthly_volume | yes      | a whole number from 0 to 1,000,000                   |
@@ -75,6 +76,7 @@ MAX_ROWS = 10_000
 MAX_NAME_LENGTH = 200
 MAX_REGISTRATION_LENGTH = 64
 MAX_VOLUME = 1_000_000
+MAX_WEBSITE_LENGTH = 300
 
 _CATEGORY_SEPARATOR = re.compile(r"[;|]")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,7}", re.ASCII)
@@ -140,7 +142,10 @@ def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SellerRow | None
         fail("country", check_country(country) or "")
 
     registration = required("registration_number")
-    if len(registration) > MAX_REGISTRATION_LENGTH:
+    # The comparison key can be longer than the number ("ß" folds to "ss") and must fit too.
+    if max(len(registration), len(normalise_registration(registration))) > (
+        MAX_REGISTRATION_LENGTH
+    ):
         fail(
             "registration_number",
             f"registration_number is longer than {MAX_REGISTRATION_LENGTH} characters",
@@ -160,7 +165,9 @@ def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SellerRow | None
             fail("contact_email", email_error)
 
     website = values.get("website", "")
-    if website and (url_error := check_url(website)) is not None:
+    if len(website) > MAX_WEBSITE_LENGTH:
+        fail("website", f"website is longer than {MAX_WEBSITE_LENGTH} characters")
+    elif website and (url_error := check_url(website)) is not None:
         fail("website", url_error)
 
     categories: tuple[str, ...] = ()

@@ -70,6 +70,10 @@ from vetting.validation import (
 
 # ---------------------------------------------------------------- sellers
 
+MAX_REGISTRATION_LENGTH = 64
+MAX_ITEM_CODE_LENGTH = 20
+MAX_ITEM_TITLE_LENGTH = 200
+
 
 @dataclass(frozen=True)
 class SellerInput:
@@ -106,6 +110,10 @@ def _clean_seller(data: SellerInput) -> SellerInput:
     if not 0 <= data.declared_monthly_volume <= 1_000_000:
         raise ServiceError("Declared monthly volume must be between 0 and 1,000,000.",
                            "declared_monthly_volume")
+    # Stored with its comparison key, which can be longer ("ß" folds to "ss").
+    if len(normalise_registration(data.registration_number)) > MAX_REGISTRATION_LENGTH:
+        raise ServiceError(f"The registration number is longer than {MAX_REGISTRATION_LENGTH} "
+                           "characters.", "registration_number")
     return SellerInput(
         legal_name=data.legal_name.strip(), trading_name=data.trading_name.strip(),
         country=country, registration_number=data.registration_number.strip(), vat_id=vat,
@@ -344,6 +352,13 @@ def create_template_version(specs: Sequence[ChecklistItemSpec], note: str,
     for spec in specs:
         if spec.evidence_required and not spec.code:
             raise ServiceError("Every item needs a code.")
+        # Codes are stored in capitals, which can be longer ("ß" becomes "SS").
+        if len(spec.code) > MAX_ITEM_CODE_LENGTH:
+            raise ServiceError(f"Item code {spec.code} is longer than {MAX_ITEM_CODE_LENGTH} "
+                               "characters.")
+        if len(spec.title) > MAX_ITEM_TITLE_LENGTH:
+            raise ServiceError(f"The title of {spec.code} is longer than "
+                               f"{MAX_ITEM_TITLE_LENGTH} characters.")
     lock("checklist_templates")
     latest = db.session.execute(select(func.max(ChecklistTemplate.version))).scalar() or 0
     template = ChecklistTemplate(version=latest + 1, note=note.strip(),

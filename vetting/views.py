@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from core import dashboard
 from core.db import db
 from core.errors import ServiceError
-from core.forms import show_service_error
+from core.forms import flash_form_errors, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc import decision_service
@@ -260,6 +260,8 @@ def application_item(application_id: int, item_id: int) -> Page:
             flash(f"{item.spec.code} recorded as {item.result}.", "success")
             return redirect(url_for("vetting.application_detail",
                                     application_id=application.id, _anchor=f"item-{item_id}"))
+    else:
+        flash_form_errors(form)
     return _render_application(application, item_forms={item_id: form}), 400
 
 
@@ -306,6 +308,8 @@ def application_decision(application_id: int) -> Page:
                   f"{STATUS_LABELS[ApplicationStatus(application.status)]}.", "success")
             return redirect(url_for("vetting.application_detail",
                                     application_id=application.id))
+    else:
+        flash_form_errors(form)
     return _render_application(application, decision_form=form), 400
 
 
@@ -342,7 +346,8 @@ def checklist_edit() -> str | Response:
              "required": i.required, "evidence_required": i.evidence_required}
             for i in template.items] + [{}]})
     elif form.validate():
-        specs = [ChecklistItemSpec(code=e.code.data.strip().upper(), title=e.title.data.strip(),
+        specs = [ChecklistItemSpec(code=(e.code.data or "").strip().upper(),
+                                   title=(e.title.data or "").strip(),
                                    guidance=(e.guidance.data or "").strip(),
                                    category=ChecklistCategory(e.category.data),
                                    required=e.required.data,
