@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from core.api import is_api_request, problem, problem_for_exception
+from core.api import VALIDATION_PROBLEM, is_api_request, problem, problem_for_exception
 from core.db import db
 
 CSP = (
@@ -102,13 +105,42 @@ def _database_error(exc: OperationalError) -> Response | tuple[str, int]:
     return response
 
 
+NUL_MESSAGE = "Must not contain a NUL character (code 0)."
 NUL_IN_INPUT = ("The form or address contained a NUL character (code 0), which no field "
                 "accepts; nothing was saved. Remove it and try again.")
 
 
-def _refuse_nul() -> tuple[str, int] | None:
+def _nul_fields(value: Any, path: str) -> Iterator[str]:
+    """The dotted names of the strings holding NUL in a decoded JSON value."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                yield name
+            yield from _nul_fields(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_fields(item, f"{path}.{index}" if path else str(index))
+
+
+def _refuse_nul() -> tuple[str, int] | Response | None:
     """No text a user types holds NUL, and PostgreSQL cannot store it: refuse it up front
-    (uploaded files are not form values and are checked by content elsewhere)."""
+    (uploaded files are not form values and are checked by content elsewhere). The API
+    answers a validation problem naming the fields, as for any other refused value."""
+    if is_api_request():
+        fields = [{"field": k or "(path)", "location": "query", "message": NUL_MESSAGE}
+                  for k, v in [("", request.path), *request.args.items(multi=True)]
+                  if "\x00" in k or "\x00" in v]
+        if request.is_json:
+            fields += [{"field": name, "location": "json", "message": NUL_MESSAGE}
+                       for name in _nul_fields(request.get_json(silent=True), "")]
+        if fields:
+            return problem(422, "Some values contain a NUL character (code 0).",
+                           type_=VALIDATION_PROBLEM, errors=fields)
+        return None
     values = [*request.args.items(multi=True)]
     if request.method == "POST":
         values += request.form.items(multi=True)

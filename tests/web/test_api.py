@@ -384,3 +384,16 @@ def test_each_token_has_its_own_rate_limit(app_factory: Callable[..., Flask]) ->
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert "3 per 1 minute" in body["detail"]
     assert client.get("/api/v1/sellers", headers=bearer(second)).status_code == 200
+
+
+def test_nul_in_a_query_or_json_value_is_a_field_level_problem(client: FlaskClient) -> None:
+    secret = issue("read", "write")
+    body = assert_problem(client.get("/api/v1/sellers?country=D%00E", headers=bearer(secret)),
+                          422)
+    assert body["errors"] == [{"field": "country", "location": "query",
+                               "message": "Must not contain a NUL character (code 0)."}]
+    before = db.session.execute(select(func.count()).select_from(Seller)).scalar_one()
+    body = assert_problem(client.post("/api/v1/applications", headers=bearer(secret),
+                                      json={"legal_name": "A\x00B", "country": "DE"}), 422)
+    assert [e["field"] for e in body["errors"]] == ["legal_name"]
+    assert db.session.execute(select(func.count()).select_from(Seller)).scalar_one() == before

@@ -271,7 +271,8 @@ def test_report_urls_with_wrong_document_ids_are_404(document_id: str, app: Flas
     client = staff_client(app, "compliance")
     for suffix in ("", "/download"):
         response = client.get(f"/compliance/reports/{document_id}{suffix}")
-        assert response.status_code == 404, (document_id, suffix)
+        # NUL is refused for every address before any view runs (400 saying why)
+        assert response.status_code == (400 if "%00" in document_id else 404), document_id
         assert "report-marker" not in text_of(response.data)
 
 
@@ -360,5 +361,5 @@ def test_plan_urls_with_wrong_periods_are_404(period: str, app: Flask, world: Wo
     client = staff_client(app, "compliance")
     assert client.get("/qc/plan/2000-01").status_code == 200
     response = client.get(f"/qc/plan/{period}")
-    assert response.status_code == 404, period
+    assert response.status_code == (400 if "%00" in period else 404), period
     assert SELLER_NAME not in text_of(response.data)
