@@ -17,7 +17,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from core.db import configure_engine, db
+from core.db import configure_engine, db, engine_options
 from core.scheduler import JOB_TABLE, Job, run_scheduler
 
 migrate = Migrate()
@@ -62,6 +62,8 @@ def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if test_config is not None:
         app.config.from_mapping(test_config)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
         raise RuntimeError(
             "Refusing to start with the development SECRET_KEY. Set FLASK_SECRET_KEY or "

@@ -45,6 +45,7 @@ def run_job(name: str) -> None:
     app: Flask = _runtime["app"]
     job: Job = _runtime["jobs"][name]
     with app.app_context():
+        app.logger.info("job %s started", name)
         try:
             result = job.func()
         except Exception:
