@@ -413,11 +413,11 @@ class _FormParser(html.parser.HTMLParser):
 
 def parse_form(page: str, action: str | None = None) -> Form:
     """The POST form of an HTML page that posts to `action` (None: to the page itself, i.e.
-    the first form without an action attribute, such as the inspection form)."""
+    the first form with no or an empty action attribute, such as the inspection form)."""
     parser = _FormParser()
     parser.feed(page)
     for form_action, form in parser.forms:
-        if form_action == action:
+        if (form_action or None) == (action or None):
             return form
     raise AssertionError(f"no POST form with action {action!r} on the page")
 
