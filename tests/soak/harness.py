@@ -242,6 +242,11 @@ class Server:
         time.sleep(sample)
         return max(pids, key=lambda pid: cpu_ticks(pid) - before[pid])
 
+    def kill_worker(self, pid: int) -> None:
+        """kill -9 one worker (the master boots a new one)."""
+        assert pid in self.workers(), f"{pid} is not a worker of this server"
+        os.kill(pid, signal.SIGKILL)
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -346,6 +351,31 @@ class Browser:
 
     def post(self, path: str, data: dict[str, str]) -> Reply:
         return self.request(path, data)
+
+    def post_multipart(self, path: str, fields: dict[str, str],
+                       files: dict[str, tuple[str, bytes, str]]) -> Reply:
+        """POST a multipart/form-data form (as a browser sends a file upload)."""
+        boundary = f"----soak{time.monotonic_ns()}"
+        parts: list[bytes] = []
+        for name, value in fields.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+                         f"\r\n\r\n{value}\r\n".encode())
+        for name, (filename, content, mimetype) in files.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                         f'filename="{filename}"\r\nContent-Type: {mimetype}\r\n\r\n'
+                         .encode() + content + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback http
+            self.base + path, data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        started = time.perf_counter()
+        try:
+            with self.opener.open(request, timeout=self.timeout) as resp:
+                return Reply(resp.status, resp.read().decode(errors="replace"),
+                             dict(resp.headers), time.perf_counter() - started)
+        except urllib.error.HTTPError as exc:
+            return Reply(exc.code, exc.read().decode(errors="replace"), dict(exc.headers),
+                         time.perf_counter() - started)
 
     def sign_in(self, email: str, password: str = TEST_PASSWORD) -> None:
         form = parse_form(self.get("/login").body)
