@@ -59,6 +59,10 @@ def _wants_json() -> bool:
 def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
     if exc.code is None or exc.code < 400:
         return exc
+    if exc.code >= 500:
+        # An unexpected error may have left the session's transaction failed; rendering the
+        # page (the signed-in user's navigation) needs a usable one.
+        db.session.rollback()
     return render_error(exc.code)
 
 
