@@ -43,7 +43,7 @@ bench: install
 # The reliability tests (tests/soak, marker `soak`) with long durations: the concurrency soak,
 # the kill -9 crash tests and the database faults, on SQLite and, when SOAK_DATABASE_URL names
 # a PostgreSQL database the tests may empty, on PostgreSQL too (scratch databases are created
-# beside it and dropped). Figures of the concurrency soak go to bench/SOAK.md. About 4 minutes
+# beside it and dropped). Figures of the concurrency soak go to bench/SOAK.md. About 2 minutes
 # per database. `make test` runs the same tests for a few seconds each.
 SOAK_SECONDS ?= 60
 SOAK_INSPECTORS ?= 20
