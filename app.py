@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from compliance.mailer import config_defaults as notice_defaults
-from core.db import configure_engine, db
+from core.db import configure_engine, db, engine_options
 from core.logs import init_logging
 from core.scheduler import JOB_TABLE, Job, run_scheduler
 
@@ -70,6 +70,10 @@ def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # the server pool options for the configured database, under whatever the config set
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
     if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
         raise RuntimeError(
             "Refusing to start with the development SECRET_KEY. Set FLASK_SECRET_KEY or "

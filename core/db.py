@@ -55,6 +55,19 @@ def read_only() -> Iterator[None]:
         write_intent.reset(token)
 
 
+def engine_options(uri: str) -> dict[str, Any]:
+    """Pool options for a database server (none for SQLite files).
+
+    pool_pre_ping tests a pooled connection before use, so after the server restarted (or the
+    network dropped every connection) the first request reconnects instead of failing on a
+    dead socket; connect_timeout bounds the wait for an unreachable server, so requests answer
+    503 within seconds instead of hanging a worker.
+    """
+    if uri.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+
+
 def configure_engine(engine: Engine, busy_timeout_ms: int) -> None:
     """Install per-connection settings for SQLite engines (no-op for other dialects)."""
     if engine.dialect.name != "sqlite":

@@ -47,6 +47,7 @@ def run_job(name: str) -> None:
     app: Flask = _runtime["app"]
     job: Job = _runtime["jobs"][name]
     with app.app_context(), log_context(f"job-{name}-{uuid.uuid4().hex[:12]}"):
+        app.logger.info("job %s started", name)
         try:
             result = job.func()
         except Exception:

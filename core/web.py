@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from core.api import VALIDATION_PROBLEM, is_api_request, problem, problem_for_exception
-from core.db import db
+from core.db import db, write_intent
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -62,6 +63,10 @@ def _wants_json() -> bool:
 def _http_error(exc: HTTPException) -> tuple[str, int] | HTTPException | Response:
     if exc.code is None or exc.code < 400:
         return exc
+    if exc.code >= 500:
+        # An unexpected error may have left the session's transaction failed; rendering the
+        # page (the signed-in user's navigation) needs a usable one.
+        db.session.rollback()
     if is_api_request():
         return problem_for_exception(exc)
     return render_error(exc.code)
@@ -99,7 +104,7 @@ def _database_error(exc: OperationalError) -> Response | tuple[str, int]:
     if _wants_json():
         response = jsonify(status="error", database="unavailable")
     else:
-        response = current_app.make_response(render_error(503)[0])
+        response = current_app.make_response(_unavailable_page())
     response.status_code = 503
     response.headers["Retry-After"] = "5"
     return response
@@ -147,6 +152,27 @@ def _refuse_nul() -> tuple[str, int] | Response | None:
     if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in values):
         return render_error(400, NUL_IN_INPUT)
     return None
+_PLAIN_503 = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+              "<title>Temporarily unavailable</title></head><body><h1>Temporarily unavailable "
+              "(503)</h1><p>{text}</p></body></html>")
+
+
+def _unavailable_page() -> str:
+    """The 503 page, rendered without touching the database again.
+
+    The failure may have struck while the session's user was being loaded; the page then
+    shows the signed-out navigation instead of asking the database a second time (SQLite:
+    another wait for the lock; PostgreSQL: another failed connect). Reads on SQLite take no
+    write lock from here on. Should rendering still fail, a plain page says the same.
+    """
+    write_intent.set(False)  # reset at teardown by core.auth
+    if "_login_user" not in g:
+        g._login_user = AnonymousUserMixin()
+    try:
+        return render_error(503)[0]
+    except OperationalError:
+        db.session.rollback()
+        return _PLAIN_503.format(text=ERROR_TEXT[503][1])
 
 
 def init_web(app: Flask) -> None:

@@ -832,6 +832,9 @@ def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
     # One seller's inspections are timestamped and counted one at a time, so the order of
     # the history equals the order in which the statistics were updated.
     lock(f"seller-statistics:{order.seller_id}")
+    # The order was read before the lock; a double post that waited for it must see the
+    # first one's result ("already inspected"), not the state it read before.
+    db.session.refresh(order)
     _check_order(order, expected_version)
     if order.status != OrderStatus.RECEIVED.value:
         if order.status in (OrderStatus.INSPECTED.value, OrderStatus.CLOSED.value):
@@ -855,6 +858,8 @@ def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
 def amend_inspection(order: TestOrder, data: InspectionInput, reason: str, actor: User,
                      expected_version: int | None = None) -> Inspection:
     """Replace the inspection in force by a new version, keeping both, with a reason."""
+    lock(f"seller-statistics:{order.seller_id}")
+    db.session.refresh(order)  # read before the lock; see submit_inspection
     _check_order(order, expected_version)
     previous = current_inspection(order)
     if previous is None:
@@ -862,7 +867,6 @@ def amend_inspection(order: TestOrder, data: InspectionInput, reason: str, actor
     reason = reason.strip()
     if not reason:
         raise ServiceError("Say why the inspection is amended.", "amend_reason")
-    lock(f"seller-statistics:{order.seller_id}")
     inspection = _build_inspection(order, data, actor, version=previous.version + 1)
     inspection.amend_reason = reason
     for photo in previous.photos:
