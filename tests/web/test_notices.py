@@ -307,16 +307,17 @@ def test_two_senders_at_once_send_each_notice_once(app_factory: Callable[..., Fl
         db.session.commit()
     errors: list[BaseException] = []
 
-    def sender() -> None:
-        other = app_factory(NOTICE_OUTBOX_DIR=app.config["NOTICE_OUTBOX_DIR"],
-                            CLOCK=lambda: NOW)
+    def sender(other: Flask) -> None:
         try:
             with other.app_context():
                 jobs.run_notice_outbox(limit=2)
         except BaseException as exc:  # noqa: BLE001 - reported to the test thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=sender) for _ in range(2)]
+    # the apps are built here: registering blueprints is not meant to run in two threads
+    senders = [app_factory(NOTICE_OUTBOX_DIR=app.config["NOTICE_OUTBOX_DIR"], CLOCK=lambda: NOW)
+               for _ in range(2)]
+    threads = [threading.Thread(target=sender, args=(other,)) for other in senders]
     for t in threads:
         t.start()
     for t in threads:
