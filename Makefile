@@ -36,7 +36,7 @@ test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The benchmark suite on a 3,000-seller fleet it builds (or reuses) in instance/; set
-# BENCH_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL. About 10 minutes.
+# BENCH_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL. About 4 minutes.
 bench: install
 	$(VENV)/bin/python bench/suite.py $(BENCH_ARGS)
 
