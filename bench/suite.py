@@ -7,8 +7,8 @@
 
 1. Builds the fleet (`flask --app app demo fleet --sellers 3000 --years 3 --seed 7`, after
    `flask --app app db upgrade`) when the database has no sellers, and times it; otherwise
-   upgrades the schema and reuses the fleet that is there. A PostgreSQL database named in the URL is created if
-   missing.
+   upgrades the schema and reuses the fleet that is there. A PostgreSQL database named in
+   the URL is created if missing.
 2. Runs `bench/bench_core.py` (evaluation vs the bare scan, planning, incremental decision
    with 10 and 1,000 orders of history, CSV export), `bench/bench_pages.py` (wrk against
    `gunicorn -w 2`, 8 connections, worker RSS) and `bench/bench_reports.py` (dossier with 60

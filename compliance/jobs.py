@@ -41,8 +41,9 @@ def run_pending_reports() -> list[str]:
     return done
 
 
-def run_notice_outbox(limit: int = 20) -> list[str]:
-    """Send every due seller notice; return the references handed over.
+def run_notice_outbox(limit: int = 20, max_batches: int = 10) -> list[str]:
+    """Send due seller notices, at most `max_batches` claims of `limit`; return the
+    references handed over.
 
     The claim commits before anything slow happens: the PDF is laid out and the message
     handed to the transport with no transaction open, and the outcome commits afterwards.
@@ -51,7 +52,7 @@ def run_notice_outbox(limit: int = 20) -> list[str]:
     sent: list[str] = []
     if notices.requeue_stale():
         db.session.commit()
-    while True:
+    for _batch in range(max_batches):  # bounded: a backlog waits for the next run
         claims = notices.claim_due(limit)
         db.session.commit()
         for claim in claims:
@@ -59,7 +60,8 @@ def run_notice_outbox(limit: int = 20) -> list[str]:
             if reference:
                 sent.append(reference)
         if len(claims) < limit:
-            return sent
+            break
+    return sent
 
 
 def _send_one(claim: notices.Claim) -> str | None:

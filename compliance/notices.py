@@ -294,13 +294,16 @@ def _policy() -> RetryPolicy:
 
 
 def requeue_stale() -> int:
-    """Put notices whose sender stopped mid-send back in the queue (sent again, same id)."""
+    """Count the attempt of a sender that stopped mid-send (it may have crashed on this very
+    notice) and queue the notice again per the back-off schedule, or give it up as dead."""
     timeout = timedelta(seconds=float(current_app.config["NOTICE_CLAIM_TIMEOUT_SECONDS"]))
-    result = db.session.execute(update(Notice).where(
-        Notice.status == "sending", Notice.claimed_at < utcnow() - timeout).values(
-        status="queued", claim_token=None, last_error="The sender stopped during the attempt; "
-        "sent again with the same Message-ID."))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    stale = list(db.session.execute(select(Notice).where(
+        Notice.status == "sending", Notice.claimed_at < utcnow() - timeout)
+        .with_for_update(skip_locked=True)).scalars())
+    for notice in stale:  # the claim timeout was the wait: due again now unless dead
+        _count_failure(notice, "The sender stopped during the attempt; sent again with the "
+                               "same Message-ID.", retry_now=True)
+    return len(stale)
 
 
 @dataclass(frozen=True)
@@ -363,6 +366,11 @@ def record_failure(claim: Claim, error: str) -> Notice | None:
     notice = _claimed(claim)
     if notice is None:
         return None
+    _count_failure(notice, error)
+    return notice
+
+
+def _count_failure(notice: Notice, error: str, retry_now: bool = False) -> None:
     notice.attempts += 1
     notice.last_error = error[:2000]
     notice.claim_token = None
@@ -373,9 +381,9 @@ def record_failure(claim: Claim, error: str) -> Notice | None:
         audit.record("notice.dead", "seller", notice.seller_id, {
             "notice": notice.reference, "attempts": notice.attempts, "error": notice.last_error})
     else:
-        notice.status, notice.next_attempt_at = "queued", retry.next_attempt_at
+        notice.status = "queued"
+        notice.next_attempt_at = utcnow() if retry_now else retry.next_attempt_at
         db.session.flush()
-    return notice
 
 
 def send_again(notice: Notice, actor: User) -> Notice:
@@ -386,7 +394,8 @@ def send_again(notice: Notice, actor: User) -> Notice:
     before = notice.status
     result = db.session.execute(update(Notice).where(
         Notice.id == notice.id, Notice.status == before).values(
-        status="queued", attempts=0, next_attempt_at=utcnow(), claim_token=None))
+        status="queued", attempts=0, next_attempt_at=utcnow(), claim_token=None, sent_at=None,
+        last_error=""))
     if not result.rowcount:  # type: ignore[attr-defined]
         raise ServiceError(f"Notice {notice.reference} changed meanwhile; reload the page.")
     db.session.refresh(notice)

@@ -60,7 +60,6 @@ DEFAULTS: dict[str, Any] = {
     "API_RATE_LIMIT": "600/minute",  # per token; `limits` syntax, several joined by ";"
     "API_RATE_LIMIT_STORAGE_URI": "memory://",  # e.g. redis://host:6379 for several workers
     "API_PAGE_SIZE": 25,
-    "API_MAX_PAGE_SIZE": 100,
 }
 MAX_PAGE_SIZE = 100
 MAX_ID = 2**31 - 1  # id columns are INTEGER on PostgreSQL
@@ -400,7 +399,7 @@ def page_after(stmt: Select[Any], id_column: InstrumentedAttribute[int],
                args: Mapping[str, Any]) -> dict[str, Any]:
     """One page of `stmt` in id order after the cursor: {"items": [...], "next_cursor": ...}."""
     limit = args.get("limit") or current_app.config["API_PAGE_SIZE"]
-    limit = min(limit, current_app.config["API_MAX_PAGE_SIZE"])
+    limit = min(limit, MAX_PAGE_SIZE)
     after = decode_cursor(args.get("cursor"))
     rows = list(db.session.execute(
         stmt.order_by(None).where(id_column > after).order_by(id_column).limit(limit + 1)

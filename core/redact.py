@@ -37,8 +37,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"(?i)(\b{SENSITIVE_KEY}[\"']?\s*(?:[:=]|,)\s*)([\"'])(.*?)(?<!\\)\2"),
      rf"\1\2{MASK}\2"),
     (re.compile(rf"(?i)(\b{SENSITIVE_KEY}\s*[:=]\s*)(?![\"'\s])[^\s&;,)}}\]]+"), rf"\1{MASK}"),
-    # Labelkeeper API tokens.
+    # Labelkeeper API tokens and webhook signing secrets.
     (re.compile(r"\blk_[A-Za-z0-9_-]{8,}"), f"lk_{MASK}"),
+    (re.compile(r"\bwhsec_[A-Za-z0-9_-]{8,}"), f"whsec_{MASK}"),
     # Signed tokens: itsdangerous (session cookie, CSRF token) and JWT shapes.
     (re.compile(r"\.?[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}"), MASK),
 )

@@ -152,6 +152,8 @@ def _refuse_nul() -> tuple[str, int] | Response | None:
     if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in values):
         return render_error(400, NUL_IN_INPUT)
     return None
+
+
 _PLAIN_503 = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
               "<title>Temporarily unavailable</title></head><body><h1>Temporarily unavailable "
               "(503)</h1><p>{text}</p></body></html>")

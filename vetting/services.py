@@ -151,7 +151,7 @@ def create_seller(data: SellerInput, actor: User | None, source: str = "form") -
     lock("seller:" + data.country + normalise_registration(data.registration_number))
     existing = find_seller(data.registration_number, data.country)
     if existing is not None:
-        raise ServiceError(_duplicate_message(existing), "registration_number")
+        raise ConflictError(_duplicate_message(existing), "registration_number")
     seller = Seller(**_seller_fields(data))
     db.session.add(seller)
     _flush_seller()
@@ -430,10 +430,8 @@ def create_application(seller: Seller, actor: User | None) -> Application:
 def register_applicant(data: SellerInput, source: str) -> Application:
     """Register a new seller from the marketplace's onboarding form and start its draft
     application; a seller already registered (registration number + country) is a
-    ConflictError, invalid data a ServiceError naming the field."""
-    existing = find_seller(data.registration_number, data.country)
-    if existing is not None:
-        raise ConflictError(_duplicate_message(existing), "registration_number")
+    ConflictError (checked under the seller lock), invalid data a ServiceError naming the
+    field."""
     seller = create_seller(data, None, source=source)
     return create_application(seller, None)
 

@@ -69,10 +69,12 @@ def deliver_due(now: datetime | None = None, limit: int = DEFAULT_BATCH) -> Deli
             run.delivered += 1
         elif delivery.status == "dead":
             run.dead += 1
-            run.errors.append(f"delivery {delivery.id} to {claim.url} is dead: {outcome.error}")
+            run.errors.append(f"delivery {delivery.id} to endpoint {claim.endpoint_id} is dead: "
+                              f"{outcome.error}")
         else:
             run.retried += 1
-            run.errors.append(f"delivery {delivery.id} to {claim.url} failed: {outcome.error}")
+            run.errors.append(f"delivery {delivery.id} to endpoint {claim.endpoint_id} failed: "
+                              f"{outcome.error}")
     for line in run.errors:
         current_app.logger.warning("webhook %s", line)
     return run

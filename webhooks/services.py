@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -270,7 +270,7 @@ class Claim:
     token: str
     endpoint_id: int
     url: str
-    secret: str
+    secret: str = field(repr=False)
     event_key: str
     topic: str
     body: str

@@ -54,3 +54,10 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 ])
 def test_sensitive_form_fields(name: str, sensitive: bool) -> None:
     assert is_sensitive_field(name) is sensitive
+
+
+def test_webhook_signing_secrets_are_masked() -> None:
+    from core.redact import redact_text
+
+    secret = "whsec_" + "Ab3_dE9-" * 5
+    assert secret not in redact_text(f"endpoint 4 signs with {secret} now")

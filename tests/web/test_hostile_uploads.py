@@ -231,6 +231,11 @@ def test_photos_on_an_inspection(app: Flask, client: FlaskClient,
         outcome = poster.post(f"/qc/orders/{order.id}/inspect", data, multipart=True)
         images = {c for c, kind in ACCEPTED.values() if kind.startswith("image/")}
         photos_ok = all(c in images for c, _ in photos)
+        # a name with CR or LF breaks the part's header (browsers percent-encode them), so
+        # the part may arrive as no file at all: then nothing but images may be stored
+        if any("\r" in n or "\n" in n for _, n in photos):
+            assert {p.read_bytes() for p in files_under(folder) - before} <= images
+            return
         assert outcome.accepted == photos_ok, outcome.page[-2000:]
         if not outcome.accepted:
             assert files_under(folder) == before

@@ -545,3 +545,21 @@ def test_inspectors_may_not_read_notices(app: Flask, client: FlaskClient,
 
 def test_the_scheduler_sends_notices() -> None:
     assert "notices" in {job.name for job in scheduled_jobs()}
+
+
+def test_a_notice_that_keeps_killing_its_sender_ends_dead(app: Flask, inspector: User) -> None:
+    app.config["NOTICE_MAX_ATTEMPTS"] = 3
+    seller = active_seller()
+    suspend(app, seller, inspector)
+    at = NOW
+    for _ in range(3):  # each sender claims it and dies before recording anything
+        assert len(notices.claim_due()) == 1
+        db.session.commit()
+        at += timedelta(hours=2)
+        clock(app, at)
+        notices.requeue_stale()
+        db.session.commit()
+    notice = notice_of("suspension_pending", seller)
+    assert (notice.status, notice.attempts) == ("dead", 3)
+    assert "sender stopped" in notice.last_error
+    assert notices.claim_due() == []
