@@ -350,6 +350,21 @@ def _count_files(folder: Path) -> int:
 
 @contextmanager
 def _scheduler_stopped() -> Iterator[None]:
+    """Hold the scheduler's lock (PostgreSQL: its advisory lock; SQLite: its lock file) for
+    the restore, refusing when a scheduler runs."""
+    if db.engine.dialect.name == "postgresql":
+        from core.scheduler import ADVISORY_LOCK_KEY
+
+        with db.engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                {"k": ADVISORY_LOCK_KEY}).scalar():
+                raise BackupError("The scheduler is running. Stop it and the web server "
+                                  "before restoring; nothing was restored.")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        return
     lock = FileLock(current_app.config["SCHEDULER_LOCK_FILE"])
     Path(current_app.config["SCHEDULER_LOCK_FILE"]).parent.mkdir(parents=True, exist_ok=True)
     try:

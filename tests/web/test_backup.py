@@ -17,7 +17,7 @@ import pytest
 from filelock import FileLock
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from app import create_app
 from compliance.models import Report
@@ -367,3 +367,21 @@ def test_postgresql_backup_with_pg_dump_hashes_the_dump(with_evidence: Flask,
                      str(tmp_path / "bk"))
     assert refused.exit_code == 1
     assert "labelkeeper.dump does not match its SHA-256" in refused.output
+
+
+@postgres_only
+def test_postgresql_restore_refuses_while_a_scheduler_holds_its_lock(
+        populated: Flask, tmp_path: Path) -> None:
+    from core.scheduler import ADVISORY_LOCK_KEY
+
+    app = populated
+    assert invoke(app, "backup", str(tmp_path / "bk")).exit_code == 0
+    holder = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with holder.connect() as conn:  # what a running scheduler holds
+        assert conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                            {"k": ADVISORY_LOCK_KEY}).scalar()
+        busy = invoke(app, "restore", "--force", str(tmp_path / "bk"))
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+    holder.dispose()
+    assert busy.exit_code == 1
+    assert "The scheduler is running" in busy.output
