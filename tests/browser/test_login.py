@@ -13,8 +13,9 @@ NAV = {
     "vetting": ["Home", "Sellers", "Applications", "Listings"],
     "inspector": ["Home", "Test orders", "Listings"],
     "compliance": ["Home", "Sellers", "Applications", "Test orders", "Listings",
-                   "Sampling plan", "Suspension reviews", "Reports", "Audit trail"],
-    "admin": ["Home", "Reports", "Audit trail", "Staff accounts"],
+                   "Sampling plan", "Suspension reviews", "Reports", "Seller notices",
+                   "Audit trail"],
+    "admin": ["Home", "Reports", "Audit trail", "Staff accounts", "Webhooks", "API tokens"],
 }
 
 
