@@ -1,4 +1,4 @@
-"""webhook endpoints, outbox events and deliveries (issue 8)
+"""webhook endpoints, outbox events and deliveries
 
 Revision ID: c57e875841c8
 Revises: 0e10c7bf9393

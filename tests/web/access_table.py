@@ -6,9 +6,9 @@ view's declaration changes, or a view is added or removed, those tests fail unti
 is changed to match: access rules change on purpose, in review, never by accident.
 
 Each entry maps an endpoint to its declaration. Session pages declare `Roles(...)` (signed-in
-staff holding any one of the roles) or `PUBLIC`. Other kinds of declaration (for example the
-token scopes of an API blueprint) get their own class here, an entry per endpoint, and their
-own branch in test_access.expected_status.
+staff holding any one of the roles) or `PUBLIC`; the JSON API declares `Token(scope)` (a
+bearer token holding the scope; sessions get 401). A new kind of declaration gets its own
+class here and its own branch in test_access.expected_status.
 """
 
 from __future__ import annotations
