@@ -32,8 +32,9 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Generic, TypeVar
 
 __all__ = ["Record", "RowError", "Table", "merge_errors", "read_table"]
 
@@ -237,6 +238,48 @@ def read_table(
     if not records:
         errors.append(RowError(0, "", f"The file has a header row but no {noun}"))
     return Table(records=tuple(records), errors=tuple(errors))
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)  # no slots: a frozen slotted generic breaks ParsedImport[Row](...)
+class ParsedImport(Generic[T]):
+    """The outcome of parsing a file: the valid rows and every problem found."""
+
+    rows: tuple[T, ...]
+    errors: tuple[RowError, ...]
+
+    @property
+    def importable(self) -> bool:
+        """Return True only when the file has rows and no problem at all (all or none)."""
+        return bool(self.rows) and not self.errors
+
+
+@dataclass
+class RowChecker:
+    """Collects the problems of one data row while an importer validates it."""
+
+    row: int
+    values: Mapping[str, str]
+    errors: list[RowError] = field(default_factory=list)
+
+    def fail(self, column: str, message: str) -> None:
+        """Record a problem with `column` of this row."""
+        self.errors.append(RowError(self.row, column, message))
+
+    def required(self, column: str, max_length: int | None = None) -> str:
+        """The value of `column`, recording a problem when it is empty or too long.
+
+        A column missing from the header is one error on the header row (read_table), not
+        one per row, so an empty value is an error only when its column is there.
+        """
+        value = self.values.get(column, "")
+        if not value and column in self.values:
+            self.fail(column, f"{column} is required")
+        if max_length is not None and len(value) > max_length:
+            self.fail(column, f"{column} is longer than {max_length} characters")
+        return value
 
 
 def merge_errors(table: Table, row_errors: Iterable[RowError]) -> tuple[RowError, ...]:

@@ -1,8 +1,12 @@
-"""Forms for signing in and managing staff accounts."""
+"""Forms for signing in and managing staff accounts, and helpers every form page shares."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
 from flask import flash
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -18,12 +22,38 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
+from core.db import db
 from core.errors import ServiceError
 from core.roles import ROLE_LABELS, SCOPE_LABELS
 from core.services import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 SCOPE_CHOICES = [SelectChoice(scope.value, label) for scope, label in SCOPE_LABELS.items()]
+
+
+class _ImportOutcome(Protocol):
+    @property
+    def errors(self) -> Sequence[Any]: ...
+
+
+Outcome = TypeVar("Outcome", bound=_ImportOutcome)
+
+
+def run_csv_import(form: FlaskForm, service: Callable[[bytes, str, Any], Outcome],
+                   default_name: str, summary: Callable[[Outcome], str]) -> Outcome | None:
+    """The edge of a CSV import page: hand the upload to `service`, commit only an import
+    without errors (one bad row: nothing stored) and flash `summary`; the outcome, for the
+    page to list the problems, or None when nothing was posted."""
+    if not form.validate_on_submit():
+        return None
+    upload = form.file.data
+    outcome = service(upload.read(), upload.filename or default_name, current_user)
+    if outcome.errors:
+        db.session.rollback()
+    else:
+        db.session.commit()
+        flash(summary(outcome), "success")
+    return outcome
 
 
 def show_service_error(form: FlaskForm, exc: ServiceError) -> None:

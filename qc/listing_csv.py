@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.csvtable import RowError, merge_errors, read_table
+from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from vetting.validation import (
     DEVICE_CATEGORIES,
     check_country,
@@ -96,17 +96,8 @@ class ListingRow:
     monthly_units: int
 
 
-@dataclass(frozen=True, slots=True)
-class ListingImport:
-    """The outcome of parsing a file: the valid rows and every problem found."""
-
-    rows: tuple[ListingRow, ...]
-    errors: tuple[RowError, ...]
-
-    @property
-    def importable(self) -> bool:
-        """Return True only when the file has listings and no problem at all (all or none)."""
-        return bool(self.rows) and not self.errors
+class ListingImport(ParsedImport[ListingRow]):
+    """The listings of a file and every problem found in it."""
 
 
 def _parse_price(raw: str) -> int | str:
@@ -133,19 +124,8 @@ def _parse_price(raw: str) -> int | str:
 
 def _validate_row(row: int, values: Mapping[str, str]) -> tuple[ListingRow | None, list[RowError]]:
     """Check one data row; return the normalised row (None when it has errors) and errors."""
-    errors: list[RowError] = []
-
-    def fail(column: str, message: str) -> None:
-        errors.append(RowError(row, column, message))
-
-    def required(column: str, max_length: int | None = None) -> str:
-        # A column missing from the header is one error on the header row, not one per row.
-        value = values.get(column, "")
-        if not value and column in values:
-            fail(column, f"{column} is required")
-        if max_length is not None and len(value) > max_length:
-            fail(column, f"{column} is longer than {max_length} characters")
-        return value
+    check = RowChecker(row, values)
+    fail, required, errors = check.fail, check.required, check.errors
 
     registration = required("seller_registration_number", MAX_REGISTRATION_LENGTH)
 

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from core.csvtable import RowError, merge_errors, read_table
+from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from qc.listing_csv import MAX_REGISTRATION_LENGTH
 from vetting.validation import check_country, normalise_country, normalise_registration
 
@@ -85,17 +85,8 @@ class SignalRow:
     warranty_claims: int
 
 
-@dataclass(frozen=True, slots=True)
-class SignalImport:
-    """The outcome of parsing a file: the valid rows and every problem found."""
-
-    rows: tuple[SignalRow, ...]
-    errors: tuple[RowError, ...]
-
-    @property
-    def importable(self) -> bool:
-        """Return True only when the file has rows and no problem at all (all or none)."""
-        return bool(self.rows) and not self.errors
+class SignalImport(ParsedImport[SignalRow]):
+    """The marketplace figures of a file and every problem found in it."""
 
 
 def parse_month(raw: str) -> date | str:
@@ -128,17 +119,8 @@ def signal_key(country: str, registration: str, month: date) -> tuple[str, str, 
 
 def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SignalRow | None, list[RowError]]:
     """Check one data row; return the normalised row (None when it has errors) and errors."""
-    errors: list[RowError] = []
-
-    def fail(column: str, message: str) -> None:
-        errors.append(RowError(row, column, message))
-
-    def required(column: str) -> str:
-        # A column missing from the header is one error on the header row, not one per row.
-        value = values.get(column, "")
-        if not value and column in values:
-            fail(column, f"{column} is required")
-        return value
+    check = RowChecker(row, values)
+    fail, required, errors = check.fail, check.required, check.errors
 
     registration = required("seller_registration_number")
     if len(registration) > MAX_REGISTRATION_LENGTH:

@@ -23,7 +23,7 @@ from core import dashboard
 from core.clock import utcnow
 from core.db import db
 from core.errors import ServiceError
-from core.forms import flash_form_errors, show_service_error
+from core.forms import flash_form_errors, run_csv_import, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc import services
@@ -243,17 +243,8 @@ def listings() -> str:
 @roles_required(Role.VETTING, Role.COMPLIANCE)
 def listing_import() -> Page:
     form = ListingImportForm()
-    outcome = None
-    if form.validate_on_submit():
-        upload = form.file.data
-        outcome = services.import_listings(upload.read(), upload.filename or "listings.csv",
-                                           current_user)
-        if outcome.errors:
-            db.session.rollback()
-        else:
-            db.session.commit()
-            flash(f"Imported listings: {outcome.created} new, {outcome.updated} updated.",
-                  "success")
+    outcome = run_csv_import(form, services.import_listings, "listings.csv", lambda o: (
+        f"Imported listings: {o.created} new, {o.updated} updated."))
     return render_template("qc/listing_import.html", form=form, outcome=outcome,
                            columns=LISTING_COLUMNS)
 
@@ -265,17 +256,9 @@ def listing_import() -> Page:
 @roles_required(Role.COMPLIANCE, Role.ADMIN)
 def signal_import() -> Page:
     form = SignalImportForm()
-    outcome = None
-    if form.validate_on_submit():
-        upload = form.file.data
-        outcome = services.import_signals(upload.read(), upload.filename or "signals.csv",
-                                          current_user)
-        if outcome.errors:
-            db.session.rollback()
-        else:
-            db.session.commit()
-            flash(f"Imported marketplace figures: {outcome.created} new, {outcome.updated} "
-                  f"replaced, {outcome.unchanged} unchanged.", "success")
+    outcome = run_csv_import(form, services.import_signals, "signals.csv", lambda o: (
+        f"Imported marketplace figures: {o.created} new, {o.updated} replaced, "
+        f"{o.unchanged} unchanged."))
     return render_template("qc/signal_import.html", form=form, outcome=outcome,
                            columns=SIGNAL_COLUMNS, required=SIGNAL_REQUIRED)
 

@@ -37,7 +37,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.csvtable import RowError, merge_errors, read_table
+from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from vetting.validation import (
     check_country,
     check_device_categories,
@@ -98,17 +98,8 @@ class SellerRow:
     declared_monthly_volume: int
 
 
-@dataclass(frozen=True, slots=True)
-class SellerImport:
-    """The outcome of parsing a file: the valid rows and every problem found."""
-
-    rows: tuple[SellerRow, ...]
-    errors: tuple[RowError, ...]
-
-    @property
-    def importable(self) -> bool:
-        """Return True only when the file has sellers and no problem at all (all or none)."""
-        return bool(self.rows) and not self.errors
+class SellerImport(ParsedImport[SellerRow]):
+    """The sellers of a file and every problem found in it."""
 
 
 def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SellerRow | None, list[RowError]]:
@@ -117,16 +108,8 @@ def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SellerRow | None
     ``values`` has a key for each column the header names, so an empty required value is an
     error only when its column is there (a missing column is one error on the header row).
     """
-    errors: list[RowError] = []
-
-    def fail(column: str, message: str) -> None:
-        errors.append(RowError(row, column, message))
-
-    def required(column: str) -> str:
-        value = values.get(column, "")
-        if not value and column in values:
-            fail(column, f"{column} is required")
-        return value
+    check = RowChecker(row, values)
+    fail, required, errors = check.fail, check.required, check.errors
 
     legal_name = required("legal_name")
     if len(legal_name) > MAX_NAME_LENGTH:

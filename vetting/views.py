@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from core import dashboard
 from core.db import db
 from core.errors import ServiceError
-from core.forms import flash_form_errors, show_service_error
+from core.forms import flash_form_errors, run_csv_import, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc import decision_service
@@ -148,17 +148,8 @@ def seller_detail(seller_id: int) -> str:
 @roles_required(*EDIT)
 def seller_import() -> str | Response:
     form = SellerImportForm()
-    outcome = None
-    if form.validate_on_submit():
-        upload = form.file.data
-        outcome = services.import_sellers(upload.read(), upload.filename or "upload.csv",
-                                          current_user)
-        if outcome.errors:
-            db.session.rollback()
-        else:
-            db.session.commit()
-            flash(f"Imported {len(outcome.created)} new sellers; "
-                  f"{len(outcome.existing)} were already registered.", "success")
+    outcome = run_csv_import(form, services.import_sellers, "upload.csv", lambda o: (
+        f"Imported {len(o.created)} new sellers; {len(o.existing)} were already registered."))
     return render_template("vetting/seller_import.html", form=form, outcome=outcome,
                            columns=COLUMNS, required=REQUIRED_COLUMNS)
 
