@@ -39,6 +39,7 @@ from decimal import Decimal
 from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from vetting.validation import (
     DEVICE_CATEGORIES,
+    MAX_REGISTRATION_LENGTH,
     check_country,
     normalise_country,
     normalise_registration,
@@ -70,7 +71,6 @@ _REQUIRED: frozenset[str] = frozenset(LISTING_COLUMNS)
 # Best first; the same values as the cosmetic grades inspections score against.
 PROMISED_GRADES: tuple[str, ...] = ("premium", "excellent", "good", "fair")
 MAX_ROWS = 50_000
-MAX_REGISTRATION_LENGTH = 64
 MAX_SKU_LENGTH = 64
 MAX_MODEL_LENGTH = 200
 MAX_PRICE_EUR = 100_000

@@ -39,8 +39,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
-from qc.listing_csv import MAX_REGISTRATION_LENGTH
-from vetting.validation import check_country, normalise_country, normalise_registration
+from vetting.validation import (
+    MAX_REGISTRATION_LENGTH,
+    check_country,
+    normalise_country,
+    normalise_registration,
+)
 
 __all__ = [
     "MAX_COUNT",

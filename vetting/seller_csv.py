@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from vetting.validation import (
+    MAX_REGISTRATION_LENGTH,
     check_country,
     check_device_categories,
     check_email,
@@ -74,7 +75,6 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED_COLUMNS: frozenset[str] = frozenset(COLUMNS) - {"trading_name", "website"}
 MAX_ROWS = 10_000
 MAX_NAME_LENGTH = 200
-MAX_REGISTRATION_LENGTH = 64
 MAX_VOLUME = 1_000_000
 MAX_WEBSITE_LENGTH = 300
 

@@ -58,6 +58,7 @@ from vetting.models import (
 )
 from vetting.seller_csv import RowError, parse_seller_csv
 from vetting.validation import (
+    MAX_REGISTRATION_LENGTH,
     check_country,
     check_device_categories,
     check_email,
@@ -70,7 +71,6 @@ from vetting.validation import (
 
 # ---------------------------------------------------------------- sellers
 
-MAX_REGISTRATION_LENGTH = 64
 MAX_ITEM_CODE_LENGTH = 20
 MAX_ITEM_TITLE_LENGTH = 200
 

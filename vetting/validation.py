@@ -329,6 +329,10 @@ def check_device_categories(values: Iterable[str]) -> str | None:
     return f"Unknown device {noun} {names} (allowed: {allowed})"
 
 
+# The width of the registration columns (the number as given and its normalised key).
+MAX_REGISTRATION_LENGTH = 64
+
+
 def normalise_registration(registration: str) -> str:
     """The comparison key of a company registration number ("HRB 12345" == "hrb12345")."""
     return re.sub(r"\s+", "", registration).casefold()
