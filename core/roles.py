@@ -32,16 +32,23 @@ ROLE_LABELS: dict[Role, str] = {
 ALL_ROLES: frozenset[Role] = frozenset(Role)
 
 
-def parse_roles(values: Iterable[str]) -> frozenset[Role]:
-    """Turn role names into roles; raise ValueError naming the first unknown one."""
-    roles = set()
+E = TypeVar("E", bound=StrEnum)
+
+
+def _parse_names(kind: type[E], noun: str, values: Iterable[str]) -> frozenset[E]:
+    members = set()
     for value in values:
         try:
-            roles.add(Role(value.strip().lower()))
+            members.add(kind(value.strip().lower()))
         except ValueError:
-            known = ", ".join(r.value for r in Role)
-            raise ValueError(f"unknown role {value!r} (known: {known})") from None
-    return frozenset(roles)
+            known = ", ".join(m.value for m in kind)
+            raise ValueError(f"unknown {noun} {value!r} (known: {known})") from None
+    return frozenset(members)
+
+
+def parse_roles(values: Iterable[str]) -> frozenset[Role]:
+    """Turn role names into roles; raise ValueError naming the first unknown one."""
+    return _parse_names(Role, "role", values)
 
 
 class Scope(StrEnum):
@@ -68,14 +75,7 @@ class ApiScope:
 
 def parse_scopes(values: Iterable[str]) -> frozenset[Scope]:
     """Turn scope names into scopes; raise ValueError naming the first unknown one."""
-    scopes = set()
-    for value in values:
-        try:
-            scopes.add(Scope(value.strip().lower()))
-        except ValueError:
-            known = ", ".join(s.value for s in Scope)
-            raise ValueError(f"unknown scope {value!r} (known: {known})") from None
-    return frozenset(scopes)
+    return _parse_names(Scope, "scope", values)
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:
