@@ -173,17 +173,18 @@ def register_api(app: Flask) -> None:
 
 
 def register_events(app: Flask) -> None:
-    """Wire the in-process events: inspections feed the statistics, label changes restart
-    them and queue suspensions for review."""
+    """Wire the in-process events: inspections feed the statistics, a new CUSUM plan and
+    label grants restart them, label changes queue reviews, notices and webhooks."""
     from compliance import notices
     from compliance.services import on_label_changed as queue_review
-    from qc import decision_service
-    from qc import events as inspection_events
+    from qc import events as qc_events
+    from qc.services import label_decisions
     from vetting import events as label_events
     from webhooks import services as webhooks
 
-    inspection_events.subscribe(app, decision_service.on_inspection)
-    label_events.subscribe(app, decision_service.on_label_changed)
+    qc_events.subscribe(app, label_decisions.on_inspection)
+    qc_events.subscribe_plan_changed(app, label_decisions.on_plan_changed)
+    label_events.subscribe(app, label_decisions.on_label_changed)
     label_events.subscribe(app, queue_review)
     label_events.subscribe(app, notices.on_label_changed)
     label_events.subscribe_confirmed(app, notices.on_suspension_confirmed)

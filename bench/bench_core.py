@@ -51,9 +51,10 @@ def main() -> None:
     from compliance.exports import build_export
     from core.db import db
     from core.models import User
-    from qc import decision_service, services
     from qc.models import Inspection, TestOrder
     from qc.sampling import parse_period
+    from qc.services import inspections as inspections_service
+    from qc.services import label_decisions, planning
 
     app = create_app({"SECRET_KEY": "bench", "TESTING": True,
                       "SQLALCHEMY_DATABASE_URI": args.database_url})
@@ -73,7 +74,7 @@ def main() -> None:
             return len(rows)
 
         def evaluate() -> None:
-            total, corrections = decision_service.evaluate_fleet(fix=False)
+            total, corrections = label_decisions.evaluate_fleet(fix=False)
             db.session.rollback()
             assert not corrections, corrections[:3]
 
@@ -90,7 +91,7 @@ def main() -> None:
         db.session.rollback()
 
         def plan() -> None:
-            services.plan_period(period.key)
+            planning.plan_period(period.key)
             db.session.rollback()
 
         plan_med, plan_min = median_time(plan, max(3, args.repeat // 2))
@@ -104,17 +105,18 @@ def main() -> None:
         results = []
         for history in (10, 1000):
             order = _order_with_history(db, history)
-            checkpoints = services.checkpoints_for(order.listing.category)
-            data = services.InspectionInput(
+            checkpoints = inspections_service.checkpoints_for(order.listing.category)
+            data = inspections_service.InspectionInput(
                 observed_grade=order.listing.promised_grade, battery_percent=90,
                 battery_cycles=100, battery_swollen=False, cable_missing=False, notes="",
                 outcomes={c.code: (True, "") for c in checkpoints})
             order_id = order.id
             db.session.commit()  # the prepared history stays for the timed submits
 
-            def submit(order_id: int = order_id, data: services.InspectionInput = data) -> None:
+            def submit(order_id: int = order_id,
+                       data: inspections_service.InspectionInput = data) -> None:
                 target = db.session.get(TestOrder, order_id)
-                services.submit_inspection(target, data, inspector)
+                inspections_service.submit_inspection(target, data, inspector)
                 db.session.flush()
                 db.session.rollback()
 

@@ -71,10 +71,9 @@ from compliance.pdf import StaticOnlyFetcher
 from core import audit
 from core.db import db
 from core.models import User, UserRole
-from qc import decision_service as decisions
-from qc import services as qc_services
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
 from qc.scoring import VERDICT_BANDS
+from qc.services import plan_settings
 from vetting import services as vetting_services
 from vetting.models import Application, ApplicationItem, Evidence, LabelEvent, Seller
 
@@ -103,7 +102,7 @@ REASONS = {
     "critical": ["LOCK-1 failed (critical): activation lock / factory-reset protection / "
                  "MDM cleared"],
 }
-BUYERS = qc_services.DEFAULT_BUYER_ACCOUNTS
+BUYERS = plan_settings.DEFAULT_BUYER_ACCOUNTS
 SUSPENDED_SHARE = 0.03  # of the fleet: suspended once in the year
 # What became of a suspension: still pending, confirmed, confirmed then reinstated on
 # probation, overturned on review.
@@ -172,7 +171,7 @@ def make_user(email: str, name: str, role: str) -> User:
 
 def snapshot(plan: Any, s: float, inspected: int, defects: int, minor: int, clean_run: int,
              order_id: int) -> str:
-    """A statistics snapshot shaped like qc.decision_service.snapshot's."""
+    """A statistics snapshot shaped like qc.services.label_decisions.snapshot's."""
     return json.dumps({
         "order": f"test order #{order_id}", "S": round(s, 4), "S_path_tail": [round(s, 4)],
         "h": round(plan.main.h, 4), "tighten_at": plan.tighten_at, "minor_S": 0.0,
@@ -510,9 +509,9 @@ def build_database(db_uri: str, workdir: str, sellers: int, orders_per_seller: i
         make_user("vetting@bench.example", "Victor Vetting", "vetting")
         inspectors = [make_user(f"inspector{n}@bench.example", f"Inspector {n}", "inspector")
                       for n in range(1, 5)]
-        qc_services.current_settings()  # the default sampling settings, stored once
+        plan_settings.stored_settings()  # the default sampling settings, stored once
         db.session.flush()
-        plan = decisions.current_plan()
+        plan = plan_settings.current_plan()
         run_id = next_id(PlanningRun)
         bulk(PlanningRun, [{
             "id": run_id + m - 1, "period": f"{YEAR}-{m:02d}", "commitment": "0" * 64,

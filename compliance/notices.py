@@ -42,10 +42,9 @@ from core.clock import utcnow
 from core.db import db
 from core.errors import ServiceError
 from core.models import User
-from qc import decision_service as decisions
-from qc import services as qc_services
 from qc.decisions import RENEWAL_MIN_INSPECTED, compute_decision_plan
 from qc.models import Inspection, Listing, SellerStatistics, TestOrder
+from qc.services import label_decisions, plan_settings
 from qc.stats import PlanParams, oc_probability
 from vetting.events import LabelChanged, SuspensionConfirmed
 from vetting.labels import LabelStatus
@@ -76,11 +75,11 @@ def on_suspension_confirmed(event: SuspensionConfirmed) -> None:
 
 def _plan_terms(snapshot: dict[str, Any]) -> PlanTerms:
     """The plan of the decision's snapshot, else the plan in force; rates in force."""
-    settings = qc_services.current_settings()
+    settings = plan_settings.current_settings()
     snap = snapshot.get("plan") or {}
     params = (PlanParams(p0=snap["p0"], p1=snap["p1"], alpha=snap["alpha"], beta=snap["beta"])
               if {"p0", "p1", "alpha", "beta"} <= snap.keys()
-              else decisions.plan_params(settings))
+              else plan_settings.plan_params(settings))
     plan = compute_decision_plan(params)
     return PlanTerms(
         p0=params.p0, p1=params.p1, alpha=params.alpha, beta=params.beta,
@@ -108,7 +107,7 @@ def _epoch_of(seller_id: int, basis: LabelEvent) -> tuple[datetime | None, float
     if row is not None and row.epoch_at <= basis.at and not any(map(_is_restart, later)):
         # statistics_row() starts an epoch at 1970-01-01 when no label event restarted it
         since = row.epoch_at if row.epoch_at > datetime(1970, 1, 1) else None
-        return since, decisions.epoch_start(row).s
+        return since, label_decisions.epoch_start(row).s
     earlier = db.session.execute(select(LabelEvent).where(
         LabelEvent.seller_id == seller_id, LabelEvent.id < basis.id)
         .order_by(LabelEvent.id.desc())).scalars()

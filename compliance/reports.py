@@ -28,12 +28,11 @@ from core.clock import utcnow
 from core.db import db, lock, read_only
 from core.errors import ServiceError
 from core.models import AuditEntry, User
-from qc import decision_service as decisions
-from qc import services as qc_services
 from qc.chart import render_cusum_svg
 from qc.decisions import DEFECT_VERDICTS
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
 from qc.orders import OVERDUE_AFTER, OrderStatus
+from qc.services import marketplace_signals, plan_settings
 from qc.stats import OC_NS, OC_PS, clopper_pearson, cusum_step, oc_table
 from vetting.applications import OPEN_STATUSES, STATUS_LABELS, ApplicationStatus
 from vetting.labels import LabelStatus
@@ -279,14 +278,14 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
     verdicts = Counter(inspections[o.id].verdict for o in orders if o.id in inspections)
     inspected = sum(verdicts.values())
     defects = sum(n for v, n in verdicts.items() if v in DEFECT_VERDICTS)
-    plan = decisions.current_plan()
+    plan = plan_settings.current_plan()
     path: list[float] = []
     s = 0.0
     for o in sorted((o for o in orders if o.id in inspections),
                     key=lambda o: (o.inspected_at or o.planned_at, o.id)):
         s = cusum_step(s, inspections[o.id].verdict in DEFECT_VERDICTS, plan.main)
         path.append(s)
-    settings = qc_services.current_settings()
+    settings = plan_settings.current_settings()
     runs = list(db.session.execute(select(PlanningRun).where(
         PlanningRun.period >= f"{date_from:%Y-%m}", PlanningRun.period <= f"{date_to:%Y-%m}")
         .order_by(PlanningRun.period)).scalars())
@@ -331,10 +330,10 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
             path, plan.main.h, plan.tighten_at,
             title=f"CUSUM of {seller.display_name}, recomputed over the range from S = 0"),
         "plan": {"params": plan.params, "increments": plan.main,
-                 "rates": qc_services.settings_rates(settings), "ps": OC_PS, "ns": OC_NS,
+                 "rates": plan_settings.settings_rates(settings), "ps": OC_PS, "ns": OC_NS,
                  "oc": oc_table(OC_PS, OC_NS, plan.main)},
         "runs": [_run_summary(r) for r in runs],
-        "signals": asdict(qc_services.signals_between(seller.id, date_from, date_to)),
+        "signals": asdict(marketplace_signals.signals_between(seller.id, date_from, date_to)),
         "trail": [{"seq": t.seq, "at": t.at, "actor": t.actor, "action": t.action,
                    "entity": f"{t.entity_type} {t.entity_id}", "hash": t.hash}
                   for t in trail],
@@ -399,7 +398,7 @@ def period_context(date_from: date, date_to: date) -> dict[str, Any]:
     spend = db.session.execute(select(func.coalesce(func.sum(TestOrder.price_paid_cents), 0))
                                .where(TestOrder.placed_at >= start, TestOrder.placed_at < end)
                                ).scalar_one()
-    settings = qc_services.current_settings()
+    settings = plan_settings.current_settings()
     months = max(1, round((date_to - date_from).days / 30.44))
     rows = db.session.execute(
         select(Listing.category, Seller.country, Inspection.verdict, func.count())
@@ -428,8 +427,8 @@ def period_context(date_from: date, date_to: date) -> dict[str, Any]:
     pending = list(db.session.execute(select(SuspensionReview.opened_at).where(
         SuspensionReview.status == "pending")).scalars())
     ages = sorted((now - t).days for t in pending)
-    preview = qc_services.plan_preview(decisions.plan_params(settings),
-                                       qc_services.settings_rates(settings))
+    preview = plan_settings.plan_preview(plan_settings.plan_params(settings),
+                                       plan_settings.settings_rates(settings))
     overdue_orders = count(TestOrder.status == OrderStatus.PLANNED.value,
                            TestOrder.planned_at < now - OVERDUE_AFTER)
     stale_applications = db.session.execute(select(func.count()).select_from(Application).where(

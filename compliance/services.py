@@ -16,7 +16,7 @@ from core.clock import utcnow
 from core.db import db, flush_or_conflict
 from core.errors import ConflictError, ServiceError
 from core.models import User
-from qc import decision_service as decisions
+from qc.services import label_decisions, plan_settings
 from vetting import events as label_events
 from vetting.events import LabelChanged
 from vetting.labels import LabelStatus
@@ -86,7 +86,7 @@ def overturn_suspension(review: SuspensionReview, reason: str, actor: User,
     review.decided_at = utcnow()
     flush_or_conflict("review")
     change_label(seller, restore, f"Suspension overturned on review: {reason}", actor)
-    decisions.refresh_sampling_state(seller, "suspension overturned")
+    label_decisions.refresh_sampling_state(seller, "suspension overturned")
     audit.record("suspension.overturned", "seller", seller.id,
                  {"review_id": review.id, "restored": restore.value, "reason": reason}, actor)
     return review
@@ -145,10 +145,10 @@ def reinstate(seller: Seller, reason: str, actor: User) -> LabelEvent:
     if seller.label_status != LabelStatus.SUSPENDED:
         raise ServiceError(f"Only a suspended label can be reinstated; this one is "
                            f"{seller.label_status or 'not granted'}.")
-    row = decisions.reinstate(seller)
+    row = label_decisions.reinstate(seller)
+    snapshot = label_decisions.snapshot(seller, row, plan_settings.current_plan())
     return change_label(seller, LabelStatus.PROBATION,
-                        f"Reinstated on probation: {reason}", actor,
-                        snapshot=decisions.snapshot(seller, row, decisions.current_plan()))
+                        f"Reinstated on probation: {reason}", actor, snapshot=snapshot)
 
 
 def revoke(seller: Seller, reason: str, actor: User) -> LabelEvent:

@@ -40,8 +40,7 @@ from core.errors import ServiceError
 from core.forms import flash_form_errors, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required, writes
-from qc import decision_service as decisions
-from qc import services as qc_services
+from qc.services import label_decisions, orders
 from vetting.models import Seller
 
 bp = Blueprint("compliance", __name__, url_prefix="/compliance")
@@ -57,9 +56,9 @@ def reviews() -> str:
 
 def seller_evidence(seller: Seller) -> dict[str, object]:
     """What a reviewer needs to see about a seller's statistics and inspections."""
-    return {"orders": qc_services.seller_orders(seller, limit=30),
-            "verdicts": qc_services.seller_verdicts(seller),
-            **decisions.seller_summary(seller)}
+    return {"orders": orders.seller_orders(seller, limit=30),
+            "verdicts": orders.seller_verdicts(seller),
+            **label_decisions.seller_summary(seller)}
 
 
 @bp.route("/reviews/<int:review_id>", methods=["GET", "POST"])

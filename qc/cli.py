@@ -12,7 +12,8 @@ from flask.cli import AppGroup
 from core.db import db
 from core.errors import ServiceError
 from core.services import get_user_by_email
-from qc import decision_service, jobs, services
+from qc import jobs
+from qc.services import label_decisions, marketplace_signals, plan_settings, planning
 from qc.simulate import SimulationConfig, format_report, run_simulation
 from qc.stats import describe_plan, oc_probability
 
@@ -35,7 +36,7 @@ def _day(value: str | None) -> date | None:
 def plan_command(period: str) -> None:
     """Plan PERIOD (YYYY-MM) now; refused if it is already planned."""
     try:
-        run = services.plan_period(period)
+        run = planning.plan_period(period)
     except ServiceError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
@@ -75,7 +76,7 @@ def close_periods_command(on: str | None) -> None:
 def verify_plan_command(period: str) -> None:
     """Re-derive PERIOD's plan from its revealed seed and recorded inputs; exit 1 on mismatch."""
     try:
-        check = services.verify_plan(period)
+        check = planning.verify_plan(period)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     if check.match:
@@ -99,7 +100,7 @@ def register_cli(app: Flask) -> None:
 @click.option("--dry-run", is_flag=True, help="Report differences without fixing them.")
 def evaluate_command(dry_run: bool) -> None:
     """Replay every seller's history; report (and fix) statistics that differ."""
-    total, corrections = decision_service.evaluate_fleet(fix=not dry_run)
+    total, corrections = label_decisions.evaluate_fleet(fix=not dry_run)
     if dry_run:
         db.session.rollback()
     else:
@@ -120,7 +121,7 @@ def evaluate_command(dry_run: bool) -> None:
 @click.option("--head-start", type=click.FloatRange(0), default=0.0, show_default=True)
 def oc_command(p: float, n: int, head_start: float) -> None:
     """Probability of suspension within N orders for a seller at defect rate P."""
-    plan = decision_service.current_plan()
+    plan = plan_settings.current_plan()
     click.echo(describe_plan(plan.params))
     click.echo(f"P(suspended within {n} orders | p = {p:g}, S0 = {head_start:g}) =")
     click.echo(f"{oc_probability(p, n, plan.main, head_start):.4f}")
@@ -165,7 +166,7 @@ def signals_import_command(file: Path, email: str | None) -> None:
     actor = get_user_by_email(email) if email else None
     if email and actor is None:
         raise click.ClickException(f"No account {email}.")
-    outcome = services.import_signals(file.read_bytes(), file.name, actor)
+    outcome = marketplace_signals.import_signals(file.read_bytes(), file.name, actor)
     if outcome.errors:
         db.session.rollback()
         for e in outcome.errors:

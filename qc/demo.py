@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from core.clock import utcnow
 from core.db import db
 from core.services import get_user_by_email
-from qc import services
 from qc.models import Listing, MarketplaceSignal, TestOrder
 from qc.orders import PackageCondition
+from qc.services import inspections, marketplace_signals, planning
+from qc.services import orders as orders_service
 from qc.signal_csv import SignalRow
 from qc.signals import add_months, month_start
 from vetting.labels import LabelStatus
@@ -58,8 +59,8 @@ def ensure_demo_qc() -> dict[str, int]:
     now = utcnow()
     key = f"{now.year:04d}-{now.month:02d}"
     planned = 0
-    if services.get_run(key) is None:
-        planned = services.plan_period(key).orders_planned
+    if planning.get_run(key) is None:
+        planned = planning.plan_period(key).orders_planned
         _work_a_few_orders()
     orders = db.session.execute(select(func.count()).select_from(TestOrder)).scalar_one()
     return {"listings": created, "planned": planned, "orders": orders,
@@ -80,7 +81,7 @@ def ensure_demo_signals() -> int:
             for back, (orders, returns, claims) in enumerate(figures)]
     if not rows:
         return 0
-    return services.import_signal_rows(rows, "demo data", None).created
+    return marketplace_signals.import_signal_rows(rows, "demo data", None).created
 
 
 def _work_a_few_orders() -> None:
@@ -94,15 +95,15 @@ def _work_a_few_orders() -> None:
     for n, order in enumerate(orders):
         if n == 3:
             continue  # left to place (once its planned time has come)
-        services.place_order(order, f"DEMO-{order.id:05d}", order.cost_cents,
+        orders_service.place_order(order, f"DEMO-{order.id:05d}", order.cost_cents,
                              order.buyer_account, inspector)
         if n == 2:
             continue  # left to receive
-        services.receive_order(order, today, PackageCondition.INTACT, inspector)
+        orders_service.receive_order(order, today, PackageCondition.INTACT, inspector)
         if n == 1:
             continue  # left to inspect
-        checkpoints = services.checkpoints_for(order.listing.category)
-        services.submit_inspection(order, services.InspectionInput(
+        checkpoints = inspections.checkpoints_for(order.listing.category)
+        inspections.submit_inspection(order, inspections.InspectionInput(
             observed_grade=order.listing.promised_grade, battery_percent=91,
             battery_cycles=212, battery_swollen=False, cable_missing=False,
             notes="Demo inspection: device as described.",

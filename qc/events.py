@@ -1,7 +1,10 @@
-"""In-process events: an inspection was submitted or amended.
+"""In-process events of quality control.
 
-The statistics service subscribes at start-up; it is called inside the same transaction as
-the inspection, so a decision and the inspection that caused it commit together.
+- `InspectionRecorded`: an inspection was submitted or amended.
+- `PlanChanged`: a new version of the sampling plan settings changed the CUSUM parameters.
+
+The label-decision service subscribes at start-up; listeners run inside the same transaction
+as the change, so a decision and the inspection (or plan) that caused it commit together.
 """
 
 from __future__ import annotations
@@ -25,8 +28,17 @@ class InspectionRecorded:
     previous_verdict: str | None = None  # the verdict the amendment replaced
 
 
+@dataclass(frozen=True)
+class PlanChanged:
+    """Settings version `settings_id` put new CUSUM parameters in force."""
+
+    settings_id: int
+
+
 Listener = Callable[[InspectionRecorded], None]
+PlanListener = Callable[[PlanChanged], None]
 _KEY = "labelkeeper_inspection_listeners"
+_PLAN_KEY = "labelkeeper_plan_listeners"
 
 
 def subscribe(app: Flask, listener: Listener) -> None:
@@ -37,4 +49,15 @@ def subscribe(app: Flask, listener: Listener) -> None:
 def emit(event: InspectionRecorded) -> None:
     """Deliver one event to every listener, in subscription order."""
     for listener in current_app.extensions.get(_KEY, []):
+        listener(event)
+
+
+def subscribe_plan_changed(app: Flask, listener: PlanListener) -> None:
+    """Call `listener` whenever new CUSUM parameters come into force."""
+    app.extensions.setdefault(_PLAN_KEY, []).append(listener)
+
+
+def emit_plan_changed(event: PlanChanged) -> None:
+    """Deliver a plan change to every listener, in subscription order."""
+    for listener in current_app.extensions.get(_PLAN_KEY, []):
         listener(event)

@@ -26,7 +26,6 @@ from core.errors import ServiceError
 from core.forms import flash_form_errors, run_csv_import, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
-from qc import services
 from qc.forms import (
     CloseOrderForm,
     ListingImportForm,
@@ -42,6 +41,9 @@ from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
 from qc.orders import Disposition, OrderStatus, PackageCondition
 from qc.sampling import SamplingState
+from qc.services import inspections, marketplace_signals, plan_settings, planning
+from qc.services import listings as listing_service
+from qc.services import orders as order_service
 from qc.signal_csv import SIGNAL_COLUMNS, SIGNAL_REQUIRED
 from qc.stats import PlanParams, check_plan_params
 
@@ -69,9 +71,9 @@ def orders() -> str:
     queue = request.args.get("queue", "place")
     if queue not in QUEUES:
         queue = "place"
-    return render_template("qc/orders.html", page=paginate(services.order_queue(queue)),
-                           queue=queue, queues=QUEUES, counts=services.queue_counts(),
-                           now=utcnow(), overdue_since=services.overdue_since)
+    return render_template("qc/orders.html", page=paginate(order_service.order_queue(queue)),
+                           queue=queue, queues=QUEUES, counts=order_service.queue_counts(),
+                           now=utcnow(), overdue_since=order_service.overdue_since)
 
 
 @bp.route("/orders/<int:order_id>")
@@ -81,11 +83,11 @@ def order_detail(order_id: int) -> str:
 
 
 def _render_order(order: TestOrder, **forms: object) -> str:
-    settings = services.current_settings()
+    settings = plan_settings.current_settings()
     return render_template(
         "qc/order_detail.html", order=order, status=OrderStatus(order.status),
-        inspections=services.inspection_versions(order),
-        overdue=services.overdue_since(order),
+        inspections=inspections.inspection_versions(order),
+        overdue=order_service.overdue_since(order),
         place_form=forms.get("place_form") or PlaceOrderForm(
             obj=order, price_paid=Decimal(order.cost_cents) / 100),
         receive_form=forms.get("receive_form") or ReceiveOrderForm(
@@ -116,7 +118,7 @@ def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:
 @bp.route("/orders/<int:order_id>/place", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_place(order_id: int) -> Page:
-    return _order_action(order_id, PlaceOrderForm, lambda o, f: services.place_order(
+    return _order_action(order_id, PlaceOrderForm, lambda o, f: order_service.place_order(
         o, f.marketplace_ref.data, _cents(f.price_paid.data), f.buyer_account.data,
         current_user, f.version.data), "place_form")
 
@@ -124,7 +126,7 @@ def order_place(order_id: int) -> Page:
 @bp.route("/orders/<int:order_id>/receive", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_receive(order_id: int) -> Page:
-    return _order_action(order_id, ReceiveOrderForm, lambda o, f: services.receive_order(
+    return _order_action(order_id, ReceiveOrderForm, lambda o, f: order_service.receive_order(
         o, f.received_on.data, PackageCondition(f.package_condition.data), current_user,
         f.version.data), "receive_form")
 
@@ -132,26 +134,26 @@ def order_receive(order_id: int) -> Page:
 @bp.route("/orders/<int:order_id>/cancel", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_cancel(order_id: int) -> Page:
-    return _order_action(order_id, ReasonForm, lambda o, f: services.cancel_order(
+    return _order_action(order_id, ReasonForm, lambda o, f: order_service.cancel_order(
         o, f.reason.data or "", current_user, f.version.data), "reason_form")
 
 
 @bp.route("/orders/<int:order_id>/lost", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_lost(order_id: int) -> Page:
-    return _order_action(order_id, ReasonForm, lambda o, f: services.mark_lost(
+    return _order_action(order_id, ReasonForm, lambda o, f: order_service.mark_lost(
         o, f.reason.data or "", current_user, f.version.data), "reason_form")
 
 
 @bp.route("/orders/<int:order_id>/close", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_close(order_id: int) -> Page:
-    return _order_action(order_id, CloseOrderForm, lambda o, f: services.close_order(
+    return _order_action(order_id, CloseOrderForm, lambda o, f: order_service.close_order(
         o, Disposition(f.disposition.data), current_user, f.version.data), "close_form")
 
 
-def _inspection_input(form, checkpoints) -> services.InspectionInput:  # type: ignore[no-untyped-def]
-    return services.InspectionInput(
+def _inspection_input(form, checkpoints) -> inspections.InspectionInput:  # type: ignore[no-untyped-def]
+    return inspections.InspectionInput(
         observed_grade=form.observed_grade.data, battery_percent=form.battery_percent.data,
         battery_cycles=form.battery_cycles.data, battery_swollen=form.battery_swollen.data,
         cable_missing=form.cable_missing.data, notes=form.notes.data or "",
@@ -174,8 +176,8 @@ def order_amend(order_id: int) -> Page:
 
 
 def _inspection_page(order: TestOrder, amend: bool) -> Page:
-    checkpoints = services.checkpoints_for(order.listing.category)
-    previous = services.current_inspection(order)
+    checkpoints = inspections.checkpoints_for(order.listing.category)
+    previous = inspections.current_inspection(order)
     if amend and previous is None:
         flash("This order has no inspection to amend yet.", "warning")
         return redirect(url_for("qc.order_detail", order_id=order.id))
@@ -196,10 +198,10 @@ def _inspection_page(order: TestOrder, amend: bool) -> Page:
         try:
             data = _inspection_input(form, checkpoints)
             if amend:
-                inspection = services.amend_inspection(order, data, form.amend_reason.data or "",
+                inspection = inspections.amend_inspection(order, data, form.amend_reason.data or "",
                                                        current_user, form.version.data)
             else:
-                inspection = services.submit_inspection(order, data, current_user,
+                inspection = inspections.submit_inspection(order, data, current_user,
                                                         form.version.data)
         except ServiceError as exc:
             db.session.rollback()
@@ -220,7 +222,7 @@ def _inspection_page(order: TestOrder, amend: bool) -> Page:
 @roles_required(Role.INSPECTOR, Role.COMPLIANCE)
 def photo(photo_id: int) -> Response:
     item = db.session.get(InspectionPhoto, photo_id) or abort(404)
-    path = services.photo_path(item)
+    path = inspections.photo_path(item)
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype=item.content_type, download_name=item.filename,
@@ -235,15 +237,15 @@ def photo(photo_id: int) -> Response:
 def listings() -> str:
     q = request.args.get("q", "").strip()[:100]
     seller_id = request.args.get("seller", type=int)
-    return render_template("qc/listings.html", page=paginate(services.listing_query(seller_id, q)),
-                           q=q)
+    page = paginate(listing_service.listing_query(seller_id, q))
+    return render_template("qc/listings.html", page=page, q=q)
 
 
 @bp.route("/listings/import", methods=["GET", "POST"])
 @roles_required(Role.VETTING, Role.COMPLIANCE)
 def listing_import() -> Page:
     form = ListingImportForm()
-    outcome = run_csv_import(form, services.import_listings, "listings.csv", lambda o: (
+    outcome = run_csv_import(form, listing_service.import_listings, "listings.csv", lambda o: (
         f"Imported listings: {o.created} new, {o.updated} updated."))
     return render_template("qc/listing_import.html", form=form, outcome=outcome,
                            columns=LISTING_COLUMNS)
@@ -256,7 +258,7 @@ def listing_import() -> Page:
 @roles_required(Role.COMPLIANCE, Role.ADMIN)
 def signal_import() -> Page:
     form = SignalImportForm()
-    outcome = run_csv_import(form, services.import_signals, "signals.csv", lambda o: (
+    outcome = run_csv_import(form, marketplace_signals.import_signals, "signals.csv", lambda o: (
         f"Imported marketplace figures: {o.created} new, {o.updated} replaced, "
         f"{o.unchanged} unchanged."))
     return render_template("qc/signal_import.html", form=form, outcome=outcome,
@@ -269,12 +271,12 @@ def signal_import() -> Page:
 @bp.route("/plan", methods=["GET", "POST"])
 @roles_required(Role.COMPLIANCE)
 def plan() -> Page:
-    settings = services.current_settings()
+    settings = plan_settings.current_settings()
     form = SamplingSettingsForm(obj=settings, budget_eur=Decimal(settings.budget_cents) / 100,
                                 buyer_accounts="\n".join(settings.accounts))
     params: PlanParams | None = PlanParams(settings.p0, settings.p1, settings.alpha,
                                            settings.beta)
-    rates = services.settings_rates(settings)
+    rates = plan_settings.settings_rates(settings)
     if form.validate_on_submit():
         rates = {SamplingState.ONBOARDING: float(form.rate_onboarding.data),
                  SamplingState.NORMAL: float(form.rate_normal.data),
@@ -287,7 +289,7 @@ def plan() -> Page:
             flash(message, "danger")
         if params is not None and form.submit.data and not form.preview.data:
             try:
-                services.update_settings(rates, _cents(form.budget_eur.data),
+                plan_settings.update_settings(rates, _cents(form.budget_eur.data),
                                          form.buyer_accounts.data.splitlines(), current_user,
                                          params)
             except ServiceError as exc:
@@ -298,10 +300,10 @@ def plan() -> Page:
                 flash("Sampling plan saved; it applies from now on and does not change past "
                       "decisions.", "success")
                 return redirect(url_for("qc.plan"))
-    preview = services.plan_preview(params, rates) if params is not None else None
+    preview = plan_settings.plan_preview(params, rates) if params is not None else None
     db.session.commit()  # the default settings are stored on first view
     page = render_template("qc/plan.html", form=form, settings=settings, preview=preview,
-                           runs=services.planning_runs())
+                           runs=planning.planning_runs())
     return (page, 400) if form.is_submitted() and params is None else page
 
 
@@ -310,8 +312,8 @@ def plan() -> Page:
 def plan_run(period: str) -> str:
     if not PERIOD.fullmatch(period):  # e.g. a NUL byte, which PostgreSQL refuses
         abort(404)
-    run = services.get_run(period) or abort(404)
-    check = services.verify_plan(run.period) if run.seed_hex else None
+    run = planning.get_run(period) or abort(404)
+    check = planning.verify_plan(run.period) if run.seed_hex else None
     orders = db.session.execute(
         db.select(TestOrder).where(TestOrder.run_id == run.id)
         .order_by(TestOrder.planned_at)).scalars().all()
@@ -325,4 +327,4 @@ def register_panels(app: Flask) -> None:
     """The inspector panel of the home dashboard."""
     dashboard.register_panel(app, dashboard.Panel(
         "Test orders", frozenset({Role.INSPECTOR}), "qc/_panel_orders.html",
-        lambda: {"counts": services.queue_counts()}))
+        lambda: {"counts": order_service.queue_counts()}))

@@ -22,9 +22,8 @@ from core.errors import ServiceError
 from core.forms import flash_form_errors, run_csv_import, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
-from qc import decision_service
-from qc import services as qc_services
 from qc.sampling import SamplingState
+from qc.services import label_decisions, orders
 from vetting import services
 from vetting.applications import (
     APPLICATION_TRANSITIONS,
@@ -140,8 +139,8 @@ def seller_detail(seller_id: int) -> str:
         applications=services.seller_applications(seller),
         label_events=services.seller_label_history(seller),
         open_application=services.open_application(seller), status_labels=STATUS_LABELS,
-        orders=qc_services.seller_orders(seller), verdicts=qc_services.seller_verdicts(seller),
-        **decision_service.seller_summary(seller))
+        orders=orders.seller_orders(seller), verdicts=orders.seller_verdicts(seller),
+        **label_decisions.seller_summary(seller))
 
 
 @bp.route("/sellers/import", methods=["GET", "POST"])

@@ -10,8 +10,8 @@ from playwright.sync_api import Browser, expect
 
 from core.db import db
 from core.services import DEMO_PASSWORD_SUFFIX, get_user_by_email
-from qc import services
 from qc.models import TestOrder
+from qc.services import orders, planning
 from tests.factories import ListingFactory, SellerFactory
 
 
@@ -24,10 +24,10 @@ def prepare_placed_order(app: Flask) -> int:
         ListingFactory(seller=seller, device_model="iPhone 13 128 GB", promised_grade="good")
         db.session.commit()
         today = datetime.now()
-        services.plan_period(f"{today.year:04d}-{today.month:02d}")
+        planning.plan_period(f"{today.year:04d}-{today.month:02d}")
         order = db.session.execute(db.select(TestOrder).order_by(TestOrder.id)).scalars().first()
         inspector = get_user_by_email("inspector@labelkeeper.example")
-        services.place_order(order, "MP-77001", order.cost_cents, order.buyer_account, inspector)
+        orders.place_order(order, "MP-77001", order.cost_cents, order.buyer_account, inspector)
         db.session.commit()
         return order.id
 

@@ -135,7 +135,7 @@ class Consistency:
 
 def check_consistency(app: Flask) -> Consistency:
     """Replay every seller's history without fixing anything, and walk the audit chain."""
-    from qc.decision_service import evaluate_fleet
+    from qc.services.label_decisions import evaluate_fleet
 
     with app.app_context():
         sellers, corrections = evaluate_fleet(fix=False)

@@ -30,8 +30,8 @@ from sqlalchemy import func, select
 
 from core.clock import utcnow
 from core.db import db
-from qc import services
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
+from qc.services import plan_settings
 from tests.factories import UserFactory
 from tests.soak.harness import (
     Browser,
@@ -87,7 +87,7 @@ def _build(app: Flask, inspectors: int, per_inspector: int) -> dict[str, list[in
     """Sellers (every BAD_SELLER_EVERY-th of them bad), one account per inspector, and
     received orders spread so that every seller is inspected by many inspectors at once."""
     with app.app_context():
-        services.current_settings()
+        plan_settings.stored_settings()
         sellers = [labelled_seller() for _ in range(max(4, inspectors))]
         listing = {s.id: db.session.execute(select(Listing.id).where(Listing.seller_id == s.id)
                                             ).scalar_one() for s in sellers}

@@ -27,9 +27,9 @@ from core.audit import record
 from core.clock import utcnow
 from core.db import db
 from core.models import User
-from qc import decision_service, services
 from qc.models import Listing, PlanningRun, SellerStatistics, TestOrder
 from qc.sampling import compute_commitment
+from qc.services import label_decisions, listings, plan_settings, planning
 from tests.factories import UserFactory
 from tests.soak.harness import (
     PG_URL,
@@ -73,7 +73,7 @@ def _bulk_sellers(app: Flask, n: int, labelled: bool = True) -> None:
             "seller_id": sid, "sku": f"CR-{sid}", "device_model": "Pixel 7",
             "category": "smartphone", "promised_grade": "good", "price_cents": 5_000,
             "monthly_units": 50, "active": True} for sid in ids])
-        settings = services.current_settings()
+        settings = plan_settings.stored_settings()
         settings.budget_cents = 2**31 - 1  # plan every order: more rows, a longer job
         db.session.commit()
         db.session.remove()
@@ -125,7 +125,7 @@ def test_scheduler_killed_while_planning_plans_the_month_once(tmp_path: Path) ->
         try:
             _bulk_sellers(app, SELLERS)
             period = utcnow().strftime("%Y-%m")
-            rehearsed = _rehearse(app, lambda: services.plan_period(period))
+            rehearsed = _rehearse(app, lambda: planning.plan_period(period))
             env = process_env(url, tmp_path)
 
             _kill_mid_job(url, Scheduler(env), "planning", rehearsed)
@@ -176,7 +176,7 @@ def test_scheduler_killed_while_evaluating_leaves_no_half_written_decision(
                 record("test.setup", "fleet", 0, {"sellers": SELLERS})
                 db.session.commit()
                 db.session.remove()
-            rehearsed = _rehearse(app, lambda: decision_service.evaluate_fleet(fix=True))
+            rehearsed = _rehearse(app, lambda: label_decisions.evaluate_fleet(fix=True))
             env = process_env(url, tmp_path)
 
             _kill_mid_job(url, Scheduler(env), "evaluation", rehearsed)
@@ -236,7 +236,7 @@ def test_worker_killed_mid_request_rolls_the_write_back(tmp_path: Path) -> None:
                 actor_id = db.session.execute(select(User.id)).scalar_one()
 
             def rehearsal() -> None:
-                outcome = services.import_listings(big, "big.csv", db.session.get(User, actor_id))
+                outcome = listings.import_listings(big, "big.csv", db.session.get(User, actor_id))
                 assert outcome.errors == ()
 
             rehearsed = _rehearse(app, rehearsal)

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from core.db import db
-from qc import services
 from qc.models import Inspection
+from qc.services import plan_settings
 from tests.conftest import sign_in
 from tests.factories import UserFactory
 from tests.soak.harness import PG_URL, CuttableProxy, looks_like_traceback, parse_form
@@ -32,7 +32,7 @@ def _inspector_with_order(app: Flask) -> tuple[str, int]:
         seller = labelled_seller()
         db.session.commit()
         order = received_orders(seller, 1)[0]
-        services.current_settings()  # created on first use, which would be a write
+        plan_settings.stored_settings()  # saved before the test: a first save would be a write
         db.session.commit()
         result = user.email, order.id
         db.session.remove()

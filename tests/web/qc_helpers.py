@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.db import db
-from qc import services
 from qc.forms import checkpoint_field
 from qc.models import PlanningRun, TestOrder
+from qc.services import inspections, planning
 from tests.conftest import csrf_token, post_form
 from tests.factories import ListingFactory, SellerFactory
 from vetting.models import Seller
@@ -29,7 +29,7 @@ def labelled_seller(state: str = "onboarding", status: str = "active", **kw: Any
 
 
 def plan(app: Flask, period: str = "2026-06") -> PlanningRun:
-    run = services.plan_period(period)
+    run = planning.plan_period(period)
     db.session.commit()
     return run
 
@@ -63,7 +63,7 @@ def inspection_data(order: TestOrder, failed: tuple[str, ...] = (), skip: tuple[
     data: dict[str, Any] = {"observed_grade": order.listing.promised_grade,
                             "battery_percent": "91", "battery_cycles": "200", "notes": "",
                             "version": order.version}
-    for c in services.checkpoints_for(order.listing.category):
+    for c in inspections.checkpoints_for(order.listing.category):
         if c.code not in skip:
             data[checkpoint_field(c.code)] = "fail" if c.code in failed else "pass"
     data.update(over)

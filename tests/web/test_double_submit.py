@@ -16,18 +16,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.db import db
 from core.errors import ConflictError
 from core.roles import public
-from qc import services
 from qc.models import Inspection, TestOrder
+from qc.services import inspections
 from tests.conftest import sign_in
 from tests.factories import UserFactory
 from tests.web.qc_helpers import inspect, labelled_seller, received_orders
 
 
-def _data(order: TestOrder) -> services.InspectionInput:
-    return services.InspectionInput(
+def _data(order: TestOrder) -> inspections.InspectionInput:
+    return inspections.InspectionInput(
         observed_grade=order.listing.promised_grade, battery_percent=90, battery_cycles=100,
         battery_swollen=False, cable_missing=False, notes="",
-        outcomes={c.code: (True, "") for c in services.checkpoints_for(order.listing.category)})
+        outcomes={c.code: (True, "") for c in inspections.checkpoints_for(order.listing.category)})
 
 
 def test_a_stale_second_submission_is_a_conflict(app: Flask, client: FlaskClient,
@@ -42,7 +42,7 @@ def test_a_stale_second_submission_is_a_conflict(app: Flask, client: FlaskClient
     set_committed_value(stale, "status", "received")
     set_committed_value(stale, "version", read_version)
     with pytest.raises(ConflictError, match="changed since you opened it .it is now inspected"):
-        services.submit_inspection(stale, _data(stale), user, read_version)  # type: ignore[arg-type]
+        inspections.submit_inspection(stale, _data(stale), user, read_version)  # type: ignore[arg-type]
     db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Inspection)).scalar_one() == 1
 

@@ -18,9 +18,7 @@ from sqlalchemy import func, select
 from compliance.models import SellerCase, SuspensionReview
 from core.db import db
 from core.models import AuditEntry, User
-from qc import services
 from qc.catalog import Severity
-from qc.decision_service import current_plan, evaluate_fleet, to_stats
 from qc.decisions import compute_sampling_state
 from qc.models import (
     Inspection,
@@ -33,6 +31,10 @@ from qc.models import (
 )
 from qc.sampling import compute_commitment
 from qc.scoring import CheckpointOutcome, InspectionFacts, compute_score
+from qc.services import inspections as inspections_service
+from qc.services import planning
+from qc.services.label_decisions import evaluate_fleet, to_stats
+from qc.services.plan_settings import current_plan
 from tests.conftest import PG_URL, _truncate_all
 from tests.factories import SellerFactory
 from vetting.labels import LabelStatus
@@ -87,7 +89,7 @@ def test_small_fleet_builds_with_consistent_rows(app: Flask, runner: FlaskCliRun
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0, verify.output
     assert f"audit trail OK: {count(AuditEntry)} entries" in verify.output
-    assert services.verify_plan("2026-03").match
+    assert planning.verify_plan("2026-03").match
     assert count(AuditEntry) > 4 * inspections
 
 
@@ -105,7 +107,7 @@ def test_rows_agree_with_the_rules(app: Flask, runner: FlaskCliRunner) -> None:
             select(Inspection, Listing.promised_grade, Listing.category)
             .join(TestOrder, TestOrder.id == Inspection.order_id)
             .join(Listing, Listing.id == TestOrder.listing_id)).all():
-        assert len(results[inspection.id]) == len(services.checkpoints_for(category))
+        assert len(results[inspection.id]) == len(inspections_service.checkpoints_for(category))
         score = compute_score(InspectionFacts(
             promised_grade=grade, observed_grade=inspection.observed_grade,
             battery_percent=inspection.battery_percent,

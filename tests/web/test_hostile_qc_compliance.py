@@ -19,9 +19,9 @@ from sqlalchemy import select
 from compliance import reports
 from compliance.models import Report, SellerCase, SuspensionReview
 from core.db import db
-from qc import services as qc_services
 from qc.forms import checkpoint_field
 from qc.models import Listing, PlanningRun, TestOrder
+from qc.services import inspections, plan_settings
 from tests.factories import ListingFactory, SellerFactory
 from tests.web.hostile import (
     Current,
@@ -83,7 +83,7 @@ def test_sampling_plan_form(client: FlaskClient, login: Callable[..., object]) -
                               noop_ok=button == "preview")
         if outcome.accepted:
             db.session.expire_all()
-            settings = qc_services.current_settings()
+            settings = plan_settings.current_settings()
             assert settings.budget_cents == money(data["budget_eur"]) * 100
             assert settings.rate_normal == float(money(data["rate_normal"]))
             assert settings.accounts == [a.strip() for a in
@@ -167,7 +167,7 @@ def test_inspection_form(app: Flask, client: FlaskClient, login: Callable[..., o
     login("inspector")
     poster = Poster(client)
     make_order("received")
-    codes = [c.code for c in qc_services.checkpoints_for("smartphone")]
+    codes = [c.code for c in inspections.checkpoints_for("smartphone")]
 
     @web_settings
     @given(fields=st.fixed_dictionaries({
@@ -191,7 +191,7 @@ def test_inspection_form(app: Flask, client: FlaskClient, login: Callable[..., o
         outcome = poster.post(f"/qc/orders/{order.id}/{'amend' if amend else 'inspect'}",
                               encode(data))
         if outcome.accepted:
-            inspection = qc_services.current_inspection(fresh(TestOrder, order.id))
+            inspection = inspections.current_inspection(fresh(TestOrder, order.id))
             assert inspection.notes == (first(fields["notes"]) or "").strip()
             assert inspection.battery_cycles == (None if not first(fields["battery_cycles"])
                                                  else int(first(fields["battery_cycles"])))

@@ -16,8 +16,8 @@ from compliance.models import SellerCase, SuspensionReview
 from core import audit
 from core.db import db
 from core.models import AuditEntry
-from qc import services
 from qc.models import SellerStatistics, TestOrder
+from qc.services import inspections, plan_settings
 from tests.conftest import post_form, sign_in
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, inspect, received_orders
@@ -196,13 +196,13 @@ def test_two_inspections_for_one_seller_at_once_are_both_counted(app: Flask) -> 
             barrier.wait(timeout=10)  # both start together and race for the database
             with app.app_context():
                 order = db.session.get(TestOrder, order_id)
-                data = services.InspectionInput(
+                data = inspections.InspectionInput(
                     observed_grade=order.listing.promised_grade, battery_percent=90,
                     battery_cycles=100, battery_swollen=False, cable_missing=False, notes="",
                     outcomes={c.code: (not (failed and c.code == "DISP-1"), "")
-                              for c in services.checkpoints_for(order.listing.category)})
+                              for c in inspections.checkpoints_for(order.listing.category)})
                 actor = db.session.get(type(inspector), inspector_id)
-                services.submit_inspection(order, data, actor)
+                inspections.submit_inspection(order, data, actor)
                 db.session.commit()
         except BaseException as exc:  # noqa: BLE001 - reported to the test thread
             errors.append(exc)
@@ -218,7 +218,7 @@ def test_two_inspections_for_one_seller_at_once_are_both_counted(app: Flask) -> 
     assert (row.inspected, row.defects) == (2, 1)
     # whichever committed first, both verdicts are folded in, in commit order
     assert round(row.s, 3) in (round(1.3863 - 0.1719, 3), 1.386)
-    from qc.decision_service import evaluate_fleet
+    from qc.services.label_decisions import evaluate_fleet
     assert evaluate_fleet(fix=False)[1] == []
 
 
@@ -283,16 +283,16 @@ def test_plan_settings_preview_and_refusals(client: FlaskClient,
             "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10"}
     preview = post_form(client, "/qc/plan", {**form, "p1": "0.30", "preview": "Preview"})
     assert "h = 5.193" in preview.get_data(as_text=True)
-    assert services.current_settings().p1 == 0.20  # a preview saves nothing
+    assert plan_settings.current_settings().p1 == 0.20  # a preview saves nothing
     for change, message in [({"p1": "0.04"}, "must be above the acceptable rate p0"),
                             ({"alpha": "0.7"}, "alpha must be between 0 and 0.5")]:
         response = post_form(client, "/qc/plan", {**form, **change, "submit": "Save"})
         assert response.status_code == 400
         assert message in response.get_data(as_text=True)
-    assert services.current_settings().p1 == 0.20
+    assert plan_settings.current_settings().p1 == 0.20
     assert post_form(client, "/qc/plan", {**form, "p1": "0.25", "submit": "Save"}
                      ).status_code == 302
-    assert services.current_settings().p1 == 0.25
+    assert plan_settings.current_settings().p1 == 0.25
 
 
 def test_oc_command_prints_the_probability_last(app: Flask, runner: FlaskCliRunner) -> None:

@@ -25,9 +25,8 @@ from compliance import jobs, notices, services
 from compliance.models import Notice, SuspensionReview
 from core.db import db
 from core.models import AuditEntry, User
-from qc import decision_service
-from qc import services as qc_services
 from qc.models import TestOrder
+from qc.services import inspections, label_decisions
 from tests.conftest import post_form
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, received_orders
@@ -53,8 +52,8 @@ def inspect(orders: list[TestOrder], inspector: User, failed: tuple[str, ...] = 
     for order in orders:
         db.session.refresh(order)
         outcomes = {c.code: (c.code not in failed, "")
-                    for c in qc_services.checkpoints_for(order.listing.category)}
-        qc_services.submit_inspection(order, qc_services.InspectionInput(
+                    for c in inspections.checkpoints_for(order.listing.category)}
+        inspections.submit_inspection(order, inspections.InspectionInput(
             observed_grade=order.listing.promised_grade, battery_percent=91,
             battery_cycles=200, battery_swollen=False, cable_missing=False, notes="",
             outcomes=outcomes), inspector)
@@ -196,7 +195,7 @@ def test_conditional_renewal_notice(app: Flask, inspector: User) -> None:
     seller = active_seller()
     inspect(received_orders(seller, 2, datetime(2026, 3, 1, 9)), inspector)
     clock(app, datetime(2027, 1, 10, 0, 20))
-    renewed = decision_service.renew_labels(date(2027, 1, 10))
+    renewed = label_decisions.renew_labels(date(2027, 1, 10))
     db.session.commit()
     assert [full for _, full in renewed] == [False]
     notice = notice_of("conditional_renewal", seller)

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, text
 
 from core.db import db
 from core.models import AuditEntry
-from qc import services
 from qc.models import PlanningRun, SamplingSettings, TestOrder
+from qc.services import plan_settings, planning
 from tests.conftest import PG_URL, post_form
 from tests.factories import ListingFactory, SellerFactory
 from tests.web.qc_helpers import NOW, labelled_seller, plan
@@ -130,7 +130,7 @@ def test_over_budget_drops_normal_and_reduced_orders_only(app: Flask) -> None:
     protected = [labelled_seller("onboarding"), labelled_seller("tightened")]
     normal = [labelled_seller("normal") for _ in range(4)]
     db.session.commit()
-    settings = services.current_settings()
+    settings = plan_settings.stored_settings()
     settings.budget_cents = 7 * 45_000  # the 6 protected orders and one more
     db.session.commit()
     run = plan(app)
@@ -152,7 +152,7 @@ def test_settings_are_changed_by_compliance_and_audited(client: FlaskClient,
     assert client.get("/qc/plan").status_code == 200
     response = post_form(client, "/qc/plan", {**SETTINGS, "rate_normal": "1.5"})
     assert response.status_code == 302
-    settings = services.current_settings()
+    settings = plan_settings.current_settings()
     assert settings.rate_normal == 1.5
     assert settings.accounts == ["buyer-a@example.test", "buyer-b@example.test"]
     entry = db.session.execute(select(AuditEntry).where(
@@ -238,7 +238,7 @@ def test_a_missing_seed_does_not_block_other_periods(app: Flask,
         AuditEntry.action == "plan.seed_problem")).scalar_one()
     assert "2026-05" in problem.payload
     assert "missing" in problem.payload
-    assert services.get_run("2026-06").verify_result == "match"
+    assert planning.get_run("2026-06").verify_result == "match"
 
 
 def test_budget_cuts_the_lowest_risk_seller_first(app: Flask) -> None:
@@ -250,7 +250,7 @@ def test_budget_cuts_the_lowest_risk_seller_first(app: Flask) -> None:
     db.session.add_all([SellerStatistics(seller_id=calm.id, s=0.0),
                         SellerStatistics(seller_id=risky.id, s=0.9)])
     db.session.commit()
-    services.current_settings().budget_cents = 45_000  # room for one order
+    plan_settings.stored_settings().budget_cents = 45_000  # room for one order
     db.session.commit()
     plan(app)
     assert orders_by_seller() == {risky.id: 1}

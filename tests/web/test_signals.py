@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from core.db import db
 from core.models import AuditEntry
 from qc.models import MarketplaceSignal
-from qc.services import import_signal_rows
+from qc.services.marketplace_signals import import_signal_rows
 from qc.signal_csv import SignalRow
 from tests.conftest import csrf_token
 from tests.factories import SellerFactory

@@ -19,7 +19,7 @@ from compliance.models import SuspensionReview
 from compliance.services import confirm_suspension
 from core.db import db
 from core.models import AuditEntry
-from qc.decision_service import renew_labels
+from qc.services.label_decisions import renew_labels
 from tests.conftest import post_form
 from tests.factories import SellerFactory, UserFactory
 from tests.web.webhook_receiver import (

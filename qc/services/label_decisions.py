@@ -27,16 +27,16 @@ from qc.decisions import (
     compute_amendment,
     compute_conditional_renewal,
     compute_decision,
-    compute_decision_plan,
     compute_reinstated,
     compute_renewal,
     compute_replay,
     compute_sampling_state,
 )
-from qc.events import InspectionRecorded
-from qc.models import Inspection, SamplingSettings, SellerStatistics, TestOrder
-from qc.services import current_settings, seller_signals
-from qc.stats import PlanParams, clopper_pearson, cusum_step
+from qc.events import InspectionRecorded, PlanChanged
+from qc.models import Inspection, SellerStatistics, TestOrder
+from qc.services.marketplace_signals import seller_signals
+from qc.services.plan_settings import current_plan
+from qc.stats import clopper_pearson, cusum_step
 from vetting.events import LabelChanged
 from vetting.labels import LabelStatus, compute_label_end
 from vetting.models import LabelEvent, Seller
@@ -44,16 +44,6 @@ from vetting.services import change_label
 
 STAT_FIELDS = ("s", "minor_s", "clean_run", "onboarding", "inspected", "defects", "minor",
                "critical")
-
-
-def plan_params(settings: SamplingSettings) -> PlanParams:
-    """The CUSUM parameters of a settings version."""
-    return PlanParams(p0=settings.p0, p1=settings.p1, alpha=settings.alpha, beta=settings.beta)
-
-
-def current_plan() -> DecisionPlan:
-    """The decision plan in force."""
-    return compute_decision_plan(plan_params(current_settings()))
 
 
 def _label(seller: Seller) -> LabelStatus | None:
@@ -171,6 +161,14 @@ def on_label_changed(event: LabelChanged) -> None:
             None, LabelStatus.EXPIRED.value):
         restart(statistics_row(event.seller_id), SellerStats())
         db.session.flush()
+
+
+def on_plan_changed(event: PlanChanged) -> None:
+    """A new CUSUM plan applies from now on: every seller's replay starts at today's values,
+    so past orders are never re-scored with parameters that were not in force."""
+    for row in db.session.execute(select(SellerStatistics)).scalars():
+        restart(row, to_stats(row))
+    db.session.flush()
 
 
 def reinstate(seller: Seller) -> SellerStatistics:

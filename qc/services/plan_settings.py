@@ -1,0 +1,145 @@
+"""The sampling plan settings: versions, their preview and the decision plan in force.
+
+Services flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core import audit
+from core.db import db
+from core.errors import ServiceError
+from core.models import User
+from qc import events
+from qc.decisions import DecisionPlan, compute_decision_plan
+from qc.models import (
+    SamplingSettings,
+)
+from qc.sampling import (
+    DEFAULT_RATES,
+    SamplingState,
+)
+from qc.stats import (
+    OC_NS,
+    OC_PS,
+    PlanParams,
+    compute_increments,
+    describe_plan,
+    oc_probability,
+    oc_table,
+)
+from vetting.labels import LabelStatus
+from vetting.models import Seller
+
+DEFAULT_BUDGET_CENTS = 60_000_00
+MAX_BUYER_ACCOUNT_LENGTH = 120  # the length of TestOrder.buyer_account
+DEFAULT_BUYER_ACCOUNTS = ("mystery-buyer-01@labelkeeper.example",
+                          "mystery-buyer-02@labelkeeper.example",
+                          "mystery-buyer-03@labelkeeper.example")
+
+
+def current_settings() -> SamplingSettings:
+    """The sampling plan settings in force: the newest saved version, or the defaults of
+    DESIGN.md (unsaved, so reading never writes) until someone saves a version."""
+    settings = db.session.execute(
+        select(SamplingSettings).order_by(SamplingSettings.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return settings if settings is not None else _default_settings()
+
+
+def stored_settings() -> SamplingSettings:
+    """The settings in force as a saved row, saving the defaults first if none is saved yet
+    (for callers that change the row in place, such as test set-up and the demo fleet)."""
+    settings = current_settings()
+    if settings.id is None:
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def _default_settings() -> SamplingSettings:
+    plan = PlanParams()
+    return SamplingSettings(
+        rate_onboarding=DEFAULT_RATES[SamplingState.ONBOARDING],
+        rate_normal=DEFAULT_RATES[SamplingState.NORMAL],
+        rate_reduced=DEFAULT_RATES[SamplingState.REDUCED],
+        rate_tightened=DEFAULT_RATES[SamplingState.TIGHTENED],
+        budget_cents=DEFAULT_BUDGET_CENTS, buyer_accounts="\n".join(DEFAULT_BUYER_ACCOUNTS),
+        p0=plan.p0, p1=plan.p1, alpha=plan.alpha, beta=plan.beta)
+
+
+def plan_params(settings: SamplingSettings) -> PlanParams:
+    """The CUSUM parameters of a settings version."""
+    return PlanParams(p0=settings.p0, p1=settings.p1, alpha=settings.alpha, beta=settings.beta)
+
+
+def current_plan() -> DecisionPlan:
+    """The decision plan in force."""
+    return compute_decision_plan(plan_params(current_settings()))
+
+
+def settings_rates(settings: SamplingSettings) -> dict[SamplingState, float]:
+    """The monthly rate per sampling state of a settings version."""
+    return {SamplingState.ONBOARDING: settings.rate_onboarding,
+            SamplingState.NORMAL: settings.rate_normal,
+            SamplingState.REDUCED: settings.rate_reduced,
+            SamplingState.TIGHTENED: settings.rate_tightened}
+
+
+def _settings_payload(s: SamplingSettings) -> dict[str, Any]:
+    return {"rates": {k.value: v for k, v in settings_rates(s).items()},
+            "budget_cents": s.budget_cents, "buyer_accounts": s.accounts,
+            "plan": {"p0": s.p0, "p1": s.p1, "alpha": s.alpha, "beta": s.beta}}
+
+
+def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float]) -> dict[str, Any]:
+    """What a plan would do: its increments, OC table and the fleet's expected wrongful
+    suspensions within 12 months if every labelled seller were at p0."""
+    inc = compute_increments(params)
+    by_state = dict(db.session.execute(
+        select(Seller.sampling_state, func.count()).where(Seller.label_status.in_(
+            [LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]))
+        .group_by(Seller.sampling_state)).all())
+    expected = 0.0
+    for state, sellers in by_state.items():
+        orders = round(12 * rates[SamplingState(state or SamplingState.ONBOARDING.value)])
+        expected += sellers * oc_probability(params.p0, orders, inc)
+    return {"increments": inc, "ps": OC_PS, "ns": OC_NS,
+            "table": oc_table(OC_PS, OC_NS, inc), "expected_wrongful": expected,
+            "sellers": sum(by_state.values()), "description": describe_plan(params)}
+
+
+def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
+                    buyer_accounts: Sequence[str], actor: User,
+                    params: PlanParams | None = None) -> SamplingSettings:
+    """Save a new version of the sampling plan settings (past decisions stay as they were)."""
+    accounts = [a.strip() for a in buyer_accounts if a.strip()]
+    if not accounts:
+        raise ServiceError("Give at least one buyer account to rotate.", "buyer_accounts")
+    if len(set(accounts)) != len(accounts):
+        raise ServiceError("Each buyer account may appear only once.", "buyer_accounts")
+    if any(len(a) > MAX_BUYER_ACCOUNT_LENGTH for a in accounts):
+        raise ServiceError(f"A buyer account may have at most {MAX_BUYER_ACCOUNT_LENGTH} "
+                           "characters (each test order records it).", "buyer_accounts")
+    if any(not 0 <= r <= 31 for r in rates.values()):
+        raise ServiceError("Rates must be between 0 and 31 orders a month.")
+    if not 0 <= budget_cents <= 100_000_000_00:
+        raise ServiceError("The budget must be between 0 and 100,000,000 euros.", "budget")
+    previous = current_settings()
+    params = params or PlanParams(previous.p0, previous.p1, previous.alpha, previous.beta)
+    before = _settings_payload(previous)
+    settings = SamplingSettings(p0=params.p0, p1=params.p1, alpha=params.alpha, beta=params.beta,
+        rate_onboarding=rates[SamplingState.ONBOARDING], rate_normal=rates[SamplingState.NORMAL],
+        rate_reduced=rates[SamplingState.REDUCED], rate_tightened=rates[SamplingState.TIGHTENED],
+        budget_cents=budget_cents, buyer_accounts="\n".join(accounts), created_by_id=actor.id)
+    db.session.add(settings)
+    db.session.flush()
+    audit.record("sampling.settings_changed", "sampling_settings", settings.id,
+                 {"before": before, "after": _settings_payload(settings)}, actor)
+    if before["plan"] != _settings_payload(settings)["plan"]:
+        events.emit_plan_changed(events.PlanChanged(settings.id))
+    return settings
