@@ -35,7 +35,7 @@ from qc.orders import OVERDUE_AFTER, OrderStatus
 from qc.services import marketplace_signals, plan_settings
 from qc.stats import OC_NS, OC_PS, clopper_pearson, cusum_step, oc_table
 from vetting.applications import OPEN_STATUSES, STATUS_LABELS, ApplicationStatus
-from vetting.labels import LabelStatus
+from vetting.labels import IN_FORCE, LabelStatus
 from vetting.models import Application, LabelEvent, Seller
 
 KINDS = {"dossier": "Seller audit dossier", "period": "Period compliance report"}
@@ -435,7 +435,7 @@ def period_context(date_from: date, date_to: date) -> dict[str, Any]:
         Application.status.in_([s.value for s in OPEN_STATUSES]),
         Application.status_changed_at < now - timedelta(days=30))).scalar_one()
     labels_past_end = db.session.execute(select(func.count()).select_from(Seller).where(
-        Seller.label_status.in_([LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]),
+        Seller.label_status.in_(IN_FORCE),
         Seller.label_valid_until < now.date())).scalar_one()
     fleet = dict(db.session.execute(select(Seller.label_status, func.count())
                                     .group_by(Seller.label_status)).all())

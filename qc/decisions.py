@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
-from qc.sampling import SamplingState
 from qc.stats import (
     DEFAULT_MINOR_PLAN,
     DEFAULT_PLAN,
@@ -26,11 +25,10 @@ from qc.stats import (
     compute_increments,
     cusum_step,
 )
-from vetting.labels import LabelStatus
+from vetting.labels import IN_FORCE, LabelStatus, SamplingState
 
 DEFECT_VERDICTS = frozenset({"major", "critical"})
 TIGHTEN_AT = 1.0
-IN_FORCE = frozenset({LabelStatus.ACTIVE, LabelStatus.PROBATION})
 
 
 @dataclass(frozen=True)

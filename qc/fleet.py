@@ -114,7 +114,6 @@ from qc.sampling import (
     Period,
     PlanInputs,
     PlannedOrder,
-    SamplingState,
     SellerInput,
     compute_commitment,
     compute_plan,
@@ -133,7 +132,7 @@ from qc.scoring import (
 )
 from qc.simulate import draw_defect_rate
 from qc.stats import clopper_pearson
-from vetting.labels import LabelStatus, compute_label_change, compute_label_end
+from vetting.labels import LabelStatus, SamplingState, compute_label_change, compute_label_end
 from vetting.models import LabelEvent, Seller
 from vetting.validation import normalise_registration
 

@@ -67,8 +67,9 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from types import MappingProxyType
+
+from vetting.labels import SamplingState
 
 __all__ = [
     "DEFAULT_RATES",
@@ -79,7 +80,6 @@ __all__ = [
     "Plan",
     "PlanInputs",
     "PlannedOrder",
-    "SamplingState",
     "SellerInput",
     "compute_commitment",
     "compute_plan",
@@ -90,15 +90,6 @@ __all__ = [
     "parse_period",
     "plan_fingerprint",
 ]
-
-
-class SamplingState(StrEnum):
-    """How often a labelled seller is tested; no state while the label is not in force."""
-
-    ONBOARDING = "onboarding"
-    NORMAL = "normal"
-    REDUCED = "reduced"
-    TIGHTENED = "tightened"
 
 
 # Test orders per month (DESIGN.md section 4); read-only so nobody tunes the defaults in place.

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 from qc import decisions, sampling
 from qc.decisions import Action, DecisionPlan, SellerStats
-from vetting.labels import LabelStatus
+from vetting.labels import IN_FORCE, LabelStatus, SamplingState
 
 __all__ = [
     "BUDGET_CENTS",
@@ -219,7 +219,7 @@ def _run(config: SimulationConfig, seed: int, plan: DecisionPlan) -> RunResult:
     labels: list[LabelStatus] = [LabelStatus.ACTIVE] * n
     stats: list[SellerStats] = [SellerStats()] * n
     first = decisions.compute_sampling_state(LabelStatus.ACTIVE, SellerStats(), plan)
-    states: list[sampling.SamplingState | None] = [first] * n
+    states: list[SamplingState | None] = [first] * n
     suspended: list[int | None] = [None] * n
     by_critical = [False] * n
     listings = [(sampling.ListingInput(listing_id=i + 1, monthly_units=1, price_cents=1),)
@@ -233,7 +233,7 @@ def _run(config: SimulationConfig, seed: int, plan: DecisionPlan) -> RunResult:
         sellers = []
         for i in range(n):
             state = states[i]
-            if labels[i] not in decisions.IN_FORCE or state is None:
+            if labels[i] not in IN_FORCE or state is None:
                 continue
             sellers.append(sampling.SellerInput(
                 seller_id=i + 1, state=state, on_probation=labels[i] == LabelStatus.PROBATION,
@@ -245,7 +245,7 @@ def _run(config: SimulationConfig, seed: int, plan: DecisionPlan) -> RunResult:
         inspected = 0
         for order in month_plan.orders:
             i = order.seller_id - 1
-            if labels[i] not in decisions.IN_FORCE:
+            if labels[i] not in IN_FORCE:
                 continue  # suspended earlier this month: the order is cancelled
             verdict = _verdict(streams[i], rates[i], config.critical_share)
             decision = decisions.compute_decision(labels[i], stats[i], verdict, plan)
@@ -313,7 +313,7 @@ def _header(result: SimulationResult) -> list[str]:
     mixture = (", ".join(f"{share:.0%} uniform {low:.0%}-{high:.0%}"
                          for share, low, high in RATE_MIXTURE)
                if config.fixed_rate is None else f"all sellers at p = {config.fixed_rate:g}")
-    rate_text = ", ".join(f"{state} {rates[state]:g}" for state in sampling.SamplingState)
+    rate_text = ", ".join(f"{state} {rates[state]:g}" for state in SamplingState)
     lines = [
         f"Fleet simulation: {config.sellers} sellers, {config.months} months, {seeds} "
         f"({config.runs} run{'s' if config.runs != 1 else ''})",

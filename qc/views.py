@@ -40,12 +40,14 @@ from qc.forms import (
 from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
 from qc.orders import Disposition, OrderStatus, PackageCondition
-from qc.sampling import SamplingState
-from qc.services import inspections, marketplace_signals, plan_settings, planning
+from qc.services import inspections, label_decisions, marketplace_signals, plan_settings, planning
 from qc.services import listings as listing_service
 from qc.services import orders as order_service
 from qc.signal_csv import SIGNAL_COLUMNS, SIGNAL_REQUIRED
 from qc.stats import PlanParams, check_plan_params
+from vetting.labels import SamplingState
+from vetting.models import Seller
+from vetting.seller_page import SellerSection, register_seller_section
 
 bp = Blueprint("qc", __name__, url_prefix="/qc")
 Page = str | Response | tuple[str, int]
@@ -324,7 +326,14 @@ def plan_run(period: str) -> str:
 
 
 def register_panels(app: Flask) -> None:
-    """The inspector panel of the home dashboard."""
+    """The inspector panel of the home dashboard and the quality section of the seller page."""
     dashboard.register_panel(app, dashboard.Panel(
         "Test orders", frozenset({Role.INSPECTOR}), "qc/_panel_orders.html",
         lambda: {"counts": order_service.queue_counts()}))
+    register_seller_section(app, SellerSection("qc/_seller_quality.html", _seller_quality))
+
+
+def _seller_quality(seller: Seller) -> dict[str, object]:
+    return {"orders": order_service.seller_orders(seller),
+            "verdicts": order_service.seller_verdicts(seller),
+            **label_decisions.seller_summary(seller)}

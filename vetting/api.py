@@ -25,9 +25,8 @@ from core.api import (
 from core.db import db
 from core.errors import ConflictError, ServiceError
 from core.roles import Scope, api_scope
-from qc.sampling import SamplingState
 from vetting import services
-from vetting.labels import LabelStatus
+from vetting.labels import LabelStatus, SamplingState
 from vetting.models import Application, LabelEvent, Seller
 from vetting.validation import DEVICE_CATEGORIES
 

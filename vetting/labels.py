@@ -23,12 +23,14 @@ from enum import StrEnum
 from types import MappingProxyType
 
 __all__ = [
+    "IN_FORCE",
     "LABEL_VALIDITY_MONTHS",
     "RENEWAL_WINDOW_DAYS",
     "TRANSITIONS",
     "LabelChange",
     "LabelStatus",
     "LabelTransitionError",
+    "SamplingState",
     "allowed_targets",
     "compute_due_for_renewal",
     "compute_is_expired",
@@ -50,6 +52,23 @@ class LabelStatus(StrEnum):
     SUSPENDED = "suspended"
     REVOKED = "revoked"
     EXPIRED = "expired"
+
+
+# The statuses under which a seller sells with the label and is tested.
+IN_FORCE = frozenset({LabelStatus.ACTIVE, LabelStatus.PROBATION})
+
+
+class SamplingState(StrEnum):
+    """How often a labelled seller is tested; no state while the label is not in force.
+
+    Stored on the seller beside the label status (quality control sets it from the seller's
+    statistics; vetting sets onboarding when it grants a label).
+    """
+
+    ONBOARDING = "onboarding"
+    NORMAL = "normal"
+    REDUCED = "reduced"
+    TIGHTENED = "tightened"
 
 
 class LabelTransitionError(ValueError):

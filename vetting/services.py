@@ -18,7 +18,6 @@ from core.clock import utcnow
 from core.db import db, flush_or_conflict, lock
 from core.errors import ConflictError, ServiceError
 from core.models import User
-from qc.sampling import SamplingState
 from vetting import events as label_events
 from vetting import evidence as evidence_store
 from vetting.applications import (
@@ -39,9 +38,11 @@ from vetting.checklist import (
     compute_approval_blockers,
 )
 from vetting.labels import (
+    IN_FORCE,
     RENEWAL_WINDOW_DAYS,
     LabelStatus,
     LabelTransitionError,
+    SamplingState,
     compute_label_change,
     compute_label_end,
 )
@@ -307,7 +308,7 @@ def labels_due_for_renewal(on: date | None = None,
     day = on or today()
     return list(db.session.execute(
         select(Seller).where(
-            Seller.label_status.in_([LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]),
+            Seller.label_status.in_(IN_FORCE),
             Seller.label_valid_until >= day,
             Seller.label_valid_until <= day + timedelta(days=window_days))
         .order_by(Seller.label_valid_until, Seller.id)).scalars())
@@ -318,7 +319,7 @@ def expire_labels(on: date | None = None) -> list[Seller]:
     day = on or today()
     lapsed = list(db.session.execute(
         select(Seller).where(
-            Seller.label_status.in_([LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]),
+            Seller.label_status.in_(IN_FORCE),
             Seller.label_valid_until < day)
         .order_by(Seller.id).with_for_update()).scalars())
     for seller in lapsed:

@@ -22,8 +22,6 @@ from core.errors import ServiceError
 from core.forms import flash_form_errors, run_csv_import, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
-from qc.sampling import SamplingState
-from qc.services import label_decisions, orders
 from vetting import services
 from vetting.applications import (
     APPLICATION_TRANSITIONS,
@@ -43,9 +41,10 @@ from vetting.forms import (
     SellerForm,
     SellerImportForm,
 )
-from vetting.labels import LabelStatus
+from vetting.labels import LabelStatus, SamplingState
 from vetting.models import Application, ApplicationItem, Evidence, Seller
 from vetting.seller_csv import COLUMNS, REQUIRED_COLUMNS
+from vetting.seller_page import render_seller_sections
 
 bp = Blueprint("vetting", __name__, url_prefix="/vetting")
 Page = str | Response | tuple[str, int]
@@ -139,8 +138,7 @@ def seller_detail(seller_id: int) -> str:
         applications=services.seller_applications(seller),
         label_events=services.seller_label_history(seller),
         open_application=services.open_application(seller), status_labels=STATUS_LABELS,
-        orders=orders.seller_orders(seller), verdicts=orders.seller_verdicts(seller),
-        **label_decisions.seller_summary(seller))
+        sections=render_seller_sections(seller))
 
 
 @bp.route("/sellers/import", methods=["GET", "POST"])

@@ -38,7 +38,7 @@ from qc.services.marketplace_signals import seller_signals
 from qc.services.plan_settings import current_plan
 from qc.stats import clopper_pearson, cusum_step
 from vetting.events import LabelChanged
-from vetting.labels import LabelStatus, compute_label_end
+from vetting.labels import IN_FORCE, LabelStatus, compute_label_end
 from vetting.models import LabelEvent, Seller
 from vetting.services import change_label
 
@@ -254,7 +254,7 @@ def renew_labels(today: date) -> list[tuple[Seller, bool]]:
     """Renew labels at their anniversary: fully when not suspended in the period and with at
     least six inspected orders, otherwise conditionally (back to onboarding-rate sampling)."""
     due = list(db.session.execute(select(Seller).where(
-        Seller.label_status.in_([LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]),
+        Seller.label_status.in_(IN_FORCE),
         Seller.label_valid_until <= today).order_by(Seller.id)).scalars())
     out = []
     for seller in due:

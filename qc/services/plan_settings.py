@@ -19,10 +19,7 @@ from qc.decisions import DecisionPlan, compute_decision_plan
 from qc.models import (
     SamplingSettings,
 )
-from qc.sampling import (
-    DEFAULT_RATES,
-    SamplingState,
-)
+from qc.sampling import DEFAULT_RATES
 from qc.stats import (
     OC_NS,
     OC_PS,
@@ -32,7 +29,7 @@ from qc.stats import (
     oc_probability,
     oc_table,
 )
-from vetting.labels import LabelStatus
+from vetting.labels import IN_FORCE, SamplingState
 from vetting.models import Seller
 
 DEFAULT_BUDGET_CENTS = 60_000_00
@@ -102,7 +99,7 @@ def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float]) -> di
     inc = compute_increments(params)
     by_state = dict(db.session.execute(
         select(Seller.sampling_state, func.count()).where(Seller.label_status.in_(
-            [LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value]))
+            IN_FORCE))
         .group_by(Seller.sampling_state)).all())
     expected = 0.0
     for state, sellers in by_state.items():

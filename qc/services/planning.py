@@ -34,7 +34,6 @@ from qc.sampling import (
     Period,
     PlanInputs,
     PlannedOrder,
-    SamplingState,
     SellerInput,
     compute_commitment,
     compute_plan,
@@ -50,7 +49,7 @@ from qc.stats import (
     PlanParams,
     compute_increments,
 )
-from vetting.labels import LabelStatus
+from vetting.labels import IN_FORCE, LabelStatus, SamplingState
 from vetting.models import Seller
 
 
@@ -62,7 +61,7 @@ def planning_inputs(period: Period) -> PlanInputs:
         select(SellerStatistics.seller_id, SellerStatistics.s))}
     sellers = list(db.session.execute(
         select(Seller).where(Seller.label_status.in_(
-            [LabelStatus.ACTIVE.value, LabelStatus.PROBATION.value])).order_by(Seller.id))
+            IN_FORCE)).order_by(Seller.id))
         .scalars())
     listings: dict[int, list[ListingInput]] = {}
     for item in db.session.execute(select(Listing).where(Listing.active.is_(True))

@@ -26,7 +26,6 @@ from qc.sampling import (
     Plan,
     PlanInputs,
     PlannedOrder,
-    SamplingState,
     SellerInput,
     compute_commitment,
     compute_plan,
@@ -37,6 +36,7 @@ from qc.sampling import (
     parse_period,
     plan_fingerprint,
 )
+from vetting.labels import SamplingState
 
 ST = SamplingState
 JULY = Period(2026, 7)  # starts on a Wednesday; 23 business days

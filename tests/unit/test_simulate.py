@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from qc import decisions, sampling
-from qc.sampling import SamplingState
 from qc.simulate import (
     RATE_MIXTURE,
     SimulationConfig,
@@ -16,6 +15,7 @@ from qc.simulate import (
     format_report,
     run_simulation,
 )
+from vetting.labels import SamplingState
 
 ONBOARDING_PER_YEAR = 12 * sampling.DEFAULT_RATES[SamplingState.ONBOARDING]
 
