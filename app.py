@@ -234,7 +234,8 @@ def scheduled_jobs() -> list[Job]:
               help="Stop after this many seconds (for tests and smoke checks).")
 @with_appcontext
 def scheduler_command(exit_after: float | None) -> None:
-    """Run the one scheduler process (planning, period closing, renewal, expiry, evaluation)."""
+    """Run the one scheduler process: planning, period closing, renewal, label expiry and the
+    nightly evaluation (daily, UTC); reports, webhooks and notices (every few seconds)."""
     logging.getLogger("apscheduler").setLevel(current_app.config["LOG_LEVEL"])
     run_scheduler(current_app._get_current_object(), scheduled_jobs(),  # type: ignore[attr-defined]
                   exit_after=exit_after, on_wait=click.echo)

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
-__all__ = ["Record", "RowError", "Table", "merge_errors", "read_table"]
+__all__ = ["ParsedImport", "Record", "RowChecker", "RowError", "Table", "merge_errors",
+           "read_table"]
 
 # C0 controls other than tab, line feed and carriage return, DEL and C1 controls: no
 # spreadsheet writes them, so they mean the file is binary or damaged.

@@ -26,7 +26,7 @@ from core.models import (
     UserRole,
     new_session_token,
 )
-from core.roles import Role, Scope, parse_roles, parse_scopes
+from core.roles import Role, parse_roles, parse_scopes
 
 MIN_PASSWORD_LENGTH = 12
 # Checked against when the email is unknown, so a wrong email costs as much as a wrong password.
@@ -351,7 +351,3 @@ def api_tokens() -> list[ApiToken]:
         select(ApiToken).order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(),
                                   ApiToken.id.desc())).scalars())
 
-
-def all_scopes() -> list[str]:
-    """Every scope name, for forms and the CLI."""
-    return [s.value for s in Scope]

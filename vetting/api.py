@@ -28,7 +28,7 @@ from core.roles import Scope, api_scope
 from vetting import services
 from vetting.labels import LabelStatus, SamplingState
 from vetting.models import Application, LabelEvent, Seller
-from vetting.validation import DEVICE_CATEGORIES
+from vetting.validation import DEVICE_CATEGORIES, MAX_VOLUME
 
 bp = api_blueprint("vetting_api", __name__, "Sellers, their Back Label and applications")
 
@@ -130,7 +130,7 @@ class ApplicationInput(Strict):
         ma.fields.String(validate=ma.validate.OneOf(sorted(DEVICE_CATEGORIES))),
         required=True, validate=ma.validate.Length(min=1, max=len(DEVICE_CATEGORIES)))
     declared_monthly_volume = ma.fields.Integer(
-        required=True, strict=True, validate=ma.validate.Range(0, 1_000_000))
+        required=True, strict=True, validate=ma.validate.Range(0, MAX_VOLUME))
 
 
 ONBOARDING_EXAMPLE = {

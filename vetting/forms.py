@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from core.forms import IndexedFieldList, MultiCheckboxField, version_field
 from vetting.checklist import ChecklistCategory, ItemResult
-from vetting.validation import DEVICE_CATEGORIES
+from vetting.validation import DEVICE_CATEGORIES, MAX_VOLUME
 
 CATEGORY_CHOICES = [SelectChoice(c, c) for c in sorted(DEVICE_CATEGORIES)]
 
@@ -39,7 +39,7 @@ class SellerForm(FlaskForm):
         validators=[DataRequired(message="Choose at least one device category.")])
     declared_monthly_volume = IntegerField(
         "Declared monthly volume (units)",
-        validators=[InputRequired(), NumberRange(min=0, max=1_000_000)])
+        validators=[InputRequired(), NumberRange(min=0, max=MAX_VOLUME)])
     submit = SubmitField("Save seller")
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from vetting.validation import (
     MAX_REGISTRATION_LENGTH,
+    MAX_VOLUME,
     check_country,
     check_device_categories,
     check_email,
@@ -75,7 +76,6 @@ COLUMNS: tuple[str, ...] = (
 REQUIRED_COLUMNS: frozenset[str] = frozenset(COLUMNS) - {"trading_name", "website"}
 MAX_ROWS = 10_000
 MAX_NAME_LENGTH = 200
-MAX_VOLUME = 1_000_000
 MAX_WEBSITE_LENGTH = 300
 
 _CATEGORY_SEPARATOR = re.compile(r"[;|]")
@@ -173,7 +173,7 @@ def _validate_row(row: int, values: Mapping[str, str]) -> tuple[SellerRow | None
         else:
             fail(
                 "declared_monthly_volume",
-                f"declared_monthly_volume must be a whole number from 0 to 1000000 "
+                f"declared_monthly_volume must be a whole number from 0 to {MAX_VOLUME} "
                 f"without separators, not {raw_volume!r}",
             )
 

@@ -60,6 +60,7 @@ from vetting.models import (
 from vetting.seller_csv import RowError, parse_seller_csv
 from vetting.validation import (
     MAX_REGISTRATION_LENGTH,
+    MAX_VOLUME,
     check_country,
     check_device_categories,
     check_email,
@@ -108,8 +109,8 @@ def _clean_seller(data: SellerInput) -> SellerInput:
                          ("registration_number", "Registration number")):
         if not getattr(data, field).strip():
             raise ServiceError(f"{label} is required.", field)
-    if not 0 <= data.declared_monthly_volume <= 1_000_000:
-        raise ServiceError("Declared monthly volume must be between 0 and 1,000,000.",
+    if not 0 <= data.declared_monthly_volume <= MAX_VOLUME:
+        raise ServiceError(f"Declared monthly volume must be between 0 and {MAX_VOLUME:,}.",
                            "declared_monthly_volume")
     # Stored with its comparison key, which can be longer ("ß" folds to "ss").
     if len(normalise_registration(data.registration_number)) > MAX_REGISTRATION_LENGTH:

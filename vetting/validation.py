@@ -329,6 +329,9 @@ def check_device_categories(values: Iterable[str]) -> str | None:
     return f"Unknown device {noun} {names} (allowed: {allowed})"
 
 
+# The most units a month a seller may declare (form, API and CSV import).
+MAX_VOLUME = 1_000_000
+
 # The width of the registration columns (the number as given and its normalised key).
 MAX_REGISTRATION_LENGTH = 64
 

@@ -28,6 +28,7 @@ from qc.orders import (
     OrderStatus,
     OrderTransitionError,
     PackageCondition,
+    compute_is_overdue,
     ensure_order_transition,
 )
 from vetting.models import Seller
@@ -182,5 +183,6 @@ def seller_verdicts(seller: Seller) -> dict[int, str]:
 
 def overdue_since(order: TestOrder, now: datetime | None = None) -> timedelta | None:
     """How long a planned order is past its planned time beyond the grace, if overdue."""
-    late = (now or utcnow()) - order.planned_at
-    return late if order.status == OrderStatus.PLANNED.value and late > OVERDUE_AFTER else None
+    now = now or utcnow()
+    overdue = compute_is_overdue(OrderStatus(order.status), order.planned_at, now)
+    return now - order.planned_at if overdue else None

@@ -18,6 +18,7 @@ from schemathesis.engine import Status, events, from_schema
 
 from core import services
 from core.db import db
+from core.roles import Scope
 from qc.demo import ensure_demo_qc
 from vetting.services import ensure_demo_sellers
 
@@ -36,7 +37,7 @@ def api_app(app_factory: Callable[..., Flask]) -> tuple[Flask, str]:
         services.ensure_demo_accounts()
         ensure_demo_sellers()
         ensure_demo_qc()
-        issued = services.create_api_token("schemathesis", services.all_scopes(), None)
+        issued = services.create_api_token("schemathesis", [s.value for s in Scope], None)
         db.session.commit()
     return app, issued.secret
 

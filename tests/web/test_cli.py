@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
+from app import scheduled_jobs
 from core.db import db
 from core.models import User
 from vetting.models import Seller
@@ -55,3 +58,14 @@ def test_demo_seed_is_idempotent_and_prints_passwords_once(app: Flask,
     verify = runner.invoke(args=["audit", "verify"])
     assert verify.exit_code == 0
     assert "OK" in verify.output
+
+
+def test_the_readme_and_the_scheduler_help_name_every_scheduled_job(
+        runner: FlaskCliRunner) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    row = next(line for line in readme.splitlines()
+               if line.startswith("| `flask --app app scheduler"))
+    help_text = " ".join(runner.invoke(args=["scheduler", "--help"]).output.split())
+    for job in scheduled_jobs():
+        assert f"`{job.name}`" in row
+        assert job.name.replace("-", " ").split()[0] in help_text.lower()

@@ -254,3 +254,16 @@ def test_budget_cuts_the_lowest_risk_seller_first(app: Flask) -> None:
     db.session.commit()
     plan(app)
     assert orders_by_seller() == {risky.id: 1}
+
+
+def test_reading_the_plan_page_stores_nothing(client: FlaskClient,
+                                              login: Callable[..., object]) -> None:
+    login("compliance")
+    audit_before = count(AuditEntry)
+    page = client.get("/qc/plan")
+    assert page.status_code == 200
+    assert "The default plan; nobody has changed it yet" in page.get_data(as_text=True)
+    assert count(SamplingSettings) == 0
+    assert count(AuditEntry) == audit_before
+    post_form(client, "/qc/plan", {**SETTINGS, "rate_normal": "1.5"})
+    assert count(SamplingSettings) == 1  # the first save stores one version, not two
