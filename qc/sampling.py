@@ -9,10 +9,10 @@ state and are simply not given as input.
 Auditable randomness (DESIGN.md section 3)
 ------------------------------------------
 A planning run draws ``seed = new_seed()`` (32 bytes from ``secrets``) and stores only
-``compute_commitment(seed)`` (lower-case hex SHA-256 of the seed bytes) and
-``inputs_to_json(inputs)``. When the period closes the seed is revealed; anyone can check the
-commitment and re-derive the plan, in any language, as follows. ``random.Random`` is never
-used.
+``compute_commitment(seed)`` (lower-case hex SHA-256 of the seed bytes) and its inputs
+(``qc.plan_records.inputs_to_json``). When the period closes the seed is revealed; anyone can
+check the commitment and re-derive the plan, in any language, as follows. ``random.Random`` is
+never used.
 
 Draws. ``draw(label)`` is the first 8 bytes, read as a big-endian unsigned integer ``x``
 (0 <= x < 2**64), of ``HMAC-SHA256(key=seed, message=UTF-8(label))``.
@@ -59,11 +59,9 @@ from __future__ import annotations
 import calendar
 import hashlib
 import hmac
-import json
 import math
 import re
 import secrets
-from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -83,12 +81,8 @@ __all__ = [
     "SellerInput",
     "compute_commitment",
     "compute_plan",
-    "compute_plan_differences",
-    "inputs_from_json",
-    "inputs_to_json",
     "new_seed",
     "parse_period",
-    "plan_fingerprint",
 ]
 
 
@@ -426,186 +420,3 @@ def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
     return Plan(period=inputs.period, orders=orders, dropped=tuple(dropped),
                 total_cost_cents=sum(o.cost_cents for o in orders),
                 over_budget=protected_total > inputs.budget_cents, skipped=tuple(skipped))
-
-
-# --- storage and verification ----------------------------------------------------------------
-
-
-def _dumps(value: object) -> str:
-    """Canonical JSON: sorted keys, compact, no NaN, ASCII only."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def inputs_to_json(inputs: PlanInputs) -> str:
-    """Canonical JSON of the plan inputs, stored so the plan can be re-derived later."""
-    return _dumps({
-        "version": INPUTS_FORMAT_VERSION,
-        "period": inputs.period.key,
-        "budget_cents": inputs.budget_cents,
-        "buyer_accounts": list(inputs.buyer_accounts),
-        "rates": {str(state): float(inputs.rates[state]) for state in SamplingState},
-        "sellers": [
-            {
-                "seller_id": seller.seller_id,
-                "state": str(seller.state),
-                "on_probation": seller.on_probation,
-                "risk": float(seller.risk),
-                "listings": [
-                    {"listing_id": item.listing_id, "monthly_units": item.monthly_units,
-                     "price_cents": item.price_cents}
-                    for item in seller.listings
-                ],
-            }
-            for seller in inputs.sellers
-        ],
-    })
-
-
-def _field(obj: object, key: str) -> object:
-    if not isinstance(obj, dict) or key not in obj:
-        raise ValueError(f"Stored plan inputs lack {key!r}")
-    value: object = obj[key]
-    return value
-
-
-def _int(obj: object, key: str) -> int:
-    value = _field(obj, key)
-    # bool is an int subclass; a stored true/false where a number belongs is corruption.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"Stored plan inputs: {key!r} must be an integer")
-    return value
-
-
-def _float(obj: object, key: str) -> float:
-    value = _field(obj, key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"Stored plan inputs: {key!r} must be a number")
-    return float(value)
-
-
-def _bool(obj: object, key: str) -> bool:
-    value = _field(obj, key)
-    if not isinstance(value, bool):
-        raise ValueError(f"Stored plan inputs: {key!r} must be true or false")
-    return value
-
-
-def _str(obj: object, key: str) -> str:
-    value = _field(obj, key)
-    if not isinstance(value, str):
-        raise ValueError(f"Stored plan inputs: {key!r} must be a string")
-    return value
-
-
-def _list(obj: object, key: str) -> list[object]:
-    value = _field(obj, key)
-    if not isinstance(value, list):
-        raise ValueError(f"Stored plan inputs: {key!r} must be a list")
-    return value
-
-
-def _state(text: str) -> SamplingState:
-    try:
-        return SamplingState(text)
-    except ValueError:
-        raise ValueError(f"Stored plan inputs: unknown sampling state {text!r}") from None
-
-
-def inputs_from_json(text: str) -> PlanInputs:
-    """Read plan inputs written by ``inputs_to_json``; malformed text raises ValueError."""
-    data: object = json.loads(text)
-    version = _int(data, "version")
-    if version != INPUTS_FORMAT_VERSION:
-        raise ValueError(f"Stored plan inputs have format {version}, "
-                         f"this planner reads {INPUTS_FORMAT_VERSION}")
-    rates_obj = _field(data, "rates")
-    accounts = []
-    for account in _list(data, "buyer_accounts"):
-        if not isinstance(account, str):
-            raise ValueError("Stored plan inputs: buyer accounts must be strings")
-        accounts.append(account)
-    sellers = tuple(
-        SellerInput(
-            seller_id=_int(seller, "seller_id"),
-            state=_state(_str(seller, "state")),
-            on_probation=_bool(seller, "on_probation"),
-            risk=_float(seller, "risk"),
-            listings=tuple(
-                ListingInput(listing_id=_int(item, "listing_id"),
-                             monthly_units=_int(item, "monthly_units"),
-                             price_cents=_int(item, "price_cents"))
-                for item in _list(seller, "listings")),
-        )
-        for seller in _list(data, "sellers"))
-    return PlanInputs(
-        period=parse_period(_str(data, "period")),
-        sellers=sellers,
-        rates=MappingProxyType({state: _float(rates_obj, str(state)) for state in SamplingState}),
-        budget_cents=_int(data, "budget_cents"),
-        buyer_accounts=tuple(accounts),
-    )
-
-
-def _order_record(order: PlannedOrder) -> dict[str, object]:
-    return {
-        "seller_id": order.seller_id,
-        "listing_id": order.listing_id,
-        "planned_at": order.planned_at.isoformat(timespec="seconds"),
-        "buyer_account": order.buyer_account,
-        "sampling_state": str(order.sampling_state),
-        "protected": order.protected,
-        "cost_cents": order.cost_cents,
-    }
-
-
-def plan_fingerprint(plan: Plan) -> str:
-    """SHA-256 hex of the canonical JSON list of the kept orders, in plan order."""
-    return hashlib.sha256(_dumps([_order_record(o) for o in plan.orders]).encode()).hexdigest()
-
-
-_COMPARED_FIELDS = ("listing_id", "planned_at", "buyer_account", "sampling_state", "protected",
-                    "cost_cents")
-
-
-def _describe(order: PlannedOrder) -> str:
-    return (f"seller {order.seller_id}, listing {order.listing_id} at "
-            f"{order.planned_at:%Y-%m-%d %H:%M} ({order.sampling_state}, "
-            f"buyer {order.buyer_account}, {order.cost_cents} cents)")
-
-
-def _leftovers(orders: Sequence[PlannedOrder],
-               matched: Counter[PlannedOrder]) -> dict[int, list[PlannedOrder]]:
-    """Orders not in ``matched`` (counting duplicates), grouped by seller in time order."""
-    remaining = Counter(matched)
-    by_seller: defaultdict[int, list[PlannedOrder]] = defaultdict(list)
-    for order in orders:
-        if remaining[order] > 0:
-            remaining[order] -= 1
-        else:
-            by_seller[order.seller_id].append(order)
-    for group in by_seller.values():
-        group.sort(key=lambda o: (o.planned_at, o.listing_id))
-    return by_seller
-
-
-def compute_plan_differences(expected: Sequence[PlannedOrder],
-                             stored: Sequence[PlannedOrder]) -> list[str]:
-    """Human-readable mismatches between a re-derived plan and the stored one (empty if equal)."""
-    # Identical orders match first, so one changed order is reported once, not as a cascade;
-    # the rest are paired per seller in time order and their differing fields named.
-    matched = Counter(expected) & Counter(stored)
-    missing_by_seller = _leftovers(expected, matched)
-    extra_by_seller = _leftovers(stored, matched)
-    messages: list[str] = []
-    for seller_id in sorted(set(missing_by_seller) | set(extra_by_seller)):
-        want = missing_by_seller.get(seller_id, [])
-        have = extra_by_seller.get(seller_id, [])
-        for exp, got in zip(want, have, strict=False):
-            changes = [
-                f"{name} expected {getattr(exp, name)}, stored {getattr(got, name)}"
-                for name in _COMPARED_FIELDS if getattr(exp, name) != getattr(got, name)]
-            messages.append(f"changed order of seller {seller_id} planned at "
-                            f"{exp.planned_at:%Y-%m-%d %H:%M}: " + "; ".join(changes))
-        messages.extend(f"missing from stored plan: {_describe(o)}" for o in want[len(have):])
-        messages.extend(f"extra in stored plan: {_describe(o)}" for o in have[len(want):])
-    return messages

@@ -29,6 +29,12 @@ from qc.models import (
 from qc.orders import (
     OrderStatus,
 )
+from qc.plan_records import (
+    compute_plan_differences,
+    inputs_from_json,
+    inputs_to_json,
+    plan_fingerprint,
+)
 from qc.sampling import (
     ListingInput,
     Period,
@@ -37,12 +43,8 @@ from qc.sampling import (
     SellerInput,
     compute_commitment,
     compute_plan,
-    compute_plan_differences,
-    inputs_from_json,
-    inputs_to_json,
     new_seed,
     parse_period,
-    plan_fingerprint,
 )
 from qc.services.plan_settings import current_settings, settings_rates
 from qc.stats import (

@@ -19,6 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
+from qc.plan_records import (
+    compute_plan_differences,
+    inputs_from_json,
+    inputs_to_json,
+    plan_fingerprint,
+)
 from qc.sampling import (
     DEFAULT_RATES,
     ListingInput,
@@ -29,12 +35,8 @@ from qc.sampling import (
     SellerInput,
     compute_commitment,
     compute_plan,
-    compute_plan_differences,
-    inputs_from_json,
-    inputs_to_json,
     new_seed,
     parse_period,
-    plan_fingerprint,
 )
 from vetting.labels import SamplingState
 
