@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from core import audit, dashboard, services
 from core.db import db
-from core.errors import ServiceError
+from core.edges import run_service
 from core.forms import (
     ApiTokenCreateForm,
     ConfirmForm,
@@ -30,7 +30,6 @@ from core.forms import (
     PasswordResetForm,
     UserCreateForm,
     UserEditForm,
-    show_service_error,
 )
 from core.models import ApiToken, AuditEntry, User
 from core.pagination import paginate
@@ -106,16 +105,13 @@ def users() -> str:
 def user_new() -> str | Response:
     form = UserCreateForm()
     if form.validate_on_submit():
-        try:
-            user = services.create_user(form.email.data, form.display_name.data,
-                                        form.password.data, form.roles.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Account {user.email} created.", "success")
-            return redirect(url_for("core.user_edit", user_id=user.id))
+        done = run_service(
+            lambda: services.create_user(form.email.data, form.display_name.data,
+                                         form.password.data, form.roles.data, current_user),
+            form=form, success=lambda user: f"Account {user.email} created.",
+            redirect_to=lambda user: url_for("core.user_edit", user_id=user.id))
+        if done:
+            return done
     return render_template("core/user_new.html", form=form)
 
 
@@ -125,16 +121,12 @@ def user_edit(user_id: int) -> str | Response:
     user = get_user_or_404(user_id)
     form = UserEditForm(obj=user, roles=sorted(user.roles))
     if form.validate_on_submit():
-        try:
-            services.update_user(user, form.display_name.data, form.roles.data,
-                                 form.version.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Changes saved.", "success")
-            return redirect(url_for("core.user_edit", user_id=user.id))
+        done = run_service(lambda: services.update_user(
+            user, form.display_name.data, form.roles.data, form.version.data, current_user),
+            form=form, success="Changes saved.",
+            redirect_to=url_for("core.user_edit", user_id=user.id))
+        if done:
+            return done
     return render_template("core/user_edit.html", user=user, form=form,
                            password_form=PasswordResetForm(prefix="pw"),
                            toggle_form=ConfirmForm(prefix="toggle"))
@@ -145,15 +137,9 @@ def user_edit(user_id: int) -> str | Response:
 def user_set_active(user_id: int) -> Response:
     user = get_user_or_404(user_id)
     if ConfirmForm(prefix="toggle").validate_on_submit():
-        try:
-            services.set_active(user, not user.active, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.",
-                  "success")
+        run_service(lambda: services.set_active(user, not user.active, current_user),
+                    success=lambda _: f"{user.email} is now "
+                                      f"{'active' if user.active else 'deactivated'}.")
     return redirect(url_for("core.user_edit", user_id=user.id))
 
 
@@ -186,13 +172,9 @@ def api_token_create() -> str | tuple[str, int]:
     form = ApiTokenCreateForm()
     issued = None
     if form.validate_on_submit():
-        try:
-            issued = services.create_api_token(form.name.data, form.scopes.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
+        issued = run_service(lambda: services.create_api_token(
+            form.name.data, form.scopes.data, current_user), form=form)
+        if issued is not None:
             form = ApiTokenCreateForm(formdata=None)
     # The secret goes into this one page only: never into a flash message, the session or a
     # redirect, and the page is sent with Cache-Control: no-store.
@@ -206,15 +188,8 @@ def api_token_create() -> str | tuple[str, int]:
 def api_token_revoke(token_id: int) -> Response:
     token = db.session.get(ApiToken, token_id) or abort(404)
     if ConfirmForm(prefix="revoke").validate_on_submit():
-        try:
-            services.revoke_api_token(token, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Token {token.name} revoked; calls with it are refused from now on.",
-                  "success")
+        run_service(lambda: services.revoke_api_token(token, current_user),
+                    success=f"Token {token.name} revoked; calls with it are refused from now on.")
     return redirect(url_for("core.api_tokens"))
 
 

@@ -22,8 +22,7 @@ from werkzeug.wrappers import Response
 from core import dashboard
 from core.clock import utcnow
 from core.db import db
-from core.errors import ServiceError
-from core.forms import flash_form_errors, run_csv_import, show_service_error
+from core.edges import flash_form_errors, run_csv_import, run_service
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc import services
@@ -99,15 +98,11 @@ def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:
     order = _order(order_id)
     form = form_cls()
     if form.validate_on_submit():
-        try:
-            action(order, form)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Test order #{order.id} is now {order.status}.", "success")
-            return redirect(url_for("qc.order_detail", order_id=order.id))
+        done = run_service(lambda: action(order, form), form=form,
+                           success=lambda _: f"Test order #{order.id} is now {order.status}.",
+                           redirect_to=url_for("qc.order_detail", order_id=order.id))
+        if done:
+            return done
     else:
         flash_form_errors(form)
     return _render_order(order, **{form_key: form}), 400
@@ -193,22 +188,17 @@ def _inspection_page(order: TestOrder, amend: bool) -> Page:
         prefill["observed_grade"] = order.listing.promised_grade
     form = inspection_form(checkpoints, data=prefill if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
-            data = _inspection_input(form, checkpoints)
-            if amend:
-                inspection = services.amend_inspection(order, data, form.amend_reason.data or "",
-                                                       current_user, form.version.data)
-            else:
-                inspection = services.submit_inspection(order, data, current_user,
-                                                        form.version.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Inspection of order #{order.id} {'amended' if amend else 'submitted'}: "
-                  f"{inspection.verdict} (score {inspection.score}).", "success")
-            return redirect(url_for("qc.order_detail", order_id=order.id))
+        data = _inspection_input(form, checkpoints)
+        done = run_service(
+            lambda: services.amend_inspection(order, data, form.amend_reason.data or "",
+                                              current_user, form.version.data) if amend
+            else services.submit_inspection(order, data, current_user, form.version.data),
+            form=form, success=lambda inspection: (
+                f"Inspection of order #{order.id} {'amended' if amend else 'submitted'}: "
+                f"{inspection.verdict} (score {inspection.score})."),
+            redirect_to=url_for("qc.order_detail", order_id=order.id))
+        if done:
+            return done
     elif form.is_submitted():
         flash("The inspection was not saved; see the messages below.", "danger")
     page = render_template("qc/inspect.html", order=order, form=form, checkpoints=checkpoints,
@@ -286,18 +276,13 @@ def plan() -> Page:
         for message in problems:
             flash(message, "danger")
         if params is not None and form.submit.data and not form.preview.data:
-            try:
-                services.update_settings(rates, _cents(form.budget_eur.data),
-                                         form.buyer_accounts.data.splitlines(), current_user,
-                                         params)
-            except ServiceError as exc:
-                db.session.rollback()
-                show_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash("Sampling plan saved; it applies from now on and does not change past "
-                      "decisions.", "success")
-                return redirect(url_for("qc.plan"))
+            done = run_service(lambda: services.update_settings(
+                rates, _cents(form.budget_eur.data), form.buyer_accounts.data.splitlines(),
+                current_user, params), form=form,
+                success="Sampling plan saved; it applies from now on and does not change past "
+                        "decisions.", redirect_to=url_for("qc.plan"))
+            if done:
+                return done
     preview = services.plan_preview(params, rates) if params is not None else None
     db.session.commit()  # the default settings are stored on first view
     page = render_template("qc/plan.html", form=form, settings=settings, preview=preview,

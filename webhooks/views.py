@@ -8,8 +8,8 @@ from werkzeug.wrappers import Response
 
 from core import dashboard
 from core.db import db
-from core.errors import ServiceError
-from core.forms import ConfirmForm, show_service_error
+from core.edges import run_service
+from core.forms import ConfirmForm
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from webhooks import services
@@ -36,14 +36,9 @@ def endpoints() -> str:
 def endpoint_new() -> str:
     form = WebhookEndpointCreateForm()
     if form.validate_on_submit():
-        try:
-            endpoint = services.create_endpoint(form.url.data, form.description.data or "",
-                                                current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
+        endpoint = run_service(lambda: services.create_endpoint(
+            form.url.data, form.description.data or "", current_user), form=form)
+        if endpoint is not None:
             # Shown in this response only (never stored in the session or a redirect).
             return render_template("webhooks/endpoint_created.html", endpoint=endpoint)
     return render_template("webhooks/endpoint_new.html", form=form)
@@ -84,15 +79,10 @@ def dead_letters() -> str:
 def redeliver(delivery_id: int) -> Response:
     delivery = db.session.get(WebhookDelivery, delivery_id) or abort(404)
     if ConfirmForm().validate_on_submit():
-        try:
-            services.redeliver(delivery, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Event {delivery.event.idempotency_key} to {delivery.endpoint.url} is queued "
-                  "again and will be sent within seconds.", "success")
+        run_service(lambda: services.redeliver(delivery, current_user),
+                    success=lambda _: f"Event {delivery.event.idempotency_key} to "
+                                      f"{delivery.endpoint.url} is queued again and will be "
+                                      "sent within seconds.")
     return redirect(url_for("webhooks.dead_letters"))
 
 
