@@ -65,7 +65,7 @@ def seller_evidence(seller: Seller) -> dict[str, object]:
 @bp.route("/reviews/<int:review_id>", methods=["GET", "POST"])
 @roles_required(Role.COMPLIANCE)
 def review_detail(review_id: int) -> Page:
-    review = db.session.get(SuspensionReview, review_id) or abort(404)
+    review = db.get_or_404(SuspensionReview, review_id)
     form = ReviewForm(version=review.version)
     if form.validate_on_submit():
         decide = (services.confirm_suspension if form.decision.data == "confirm"
@@ -89,7 +89,7 @@ def review_detail(review_id: int) -> Page:
 @bp.route("/sellers/<int:seller_id>")
 @roles_required(Role.COMPLIANCE)
 def seller_file(seller_id: int) -> str:
-    seller = db.session.get(Seller, seller_id) or abort(404)
+    seller = db.get_or_404(Seller, seller_id)
     return _render_file(seller)
 
 
@@ -107,7 +107,7 @@ def _render_file(seller: Seller, **forms: object) -> str:
 @bp.route("/sellers/<int:seller_id>/cases", methods=["POST"])
 @roles_required(Role.COMPLIANCE)
 def case_new(seller_id: int) -> Page:
-    seller = db.session.get(Seller, seller_id) or abort(404)
+    seller = db.get_or_404(Seller, seller_id)
     form = CaseForm()
     if form.validate_on_submit():
         done = run_service(lambda: services.record_case(
@@ -122,7 +122,7 @@ def case_new(seller_id: int) -> Page:
 @bp.route("/cases/<int:case_id>", methods=["POST"])
 @roles_required(Role.COMPLIANCE)
 def case_decide(case_id: int) -> Response:
-    case = db.session.get(SellerCase, case_id) or abort(404)
+    case = db.get_or_404(SellerCase, case_id)
     form = CaseDecisionForm(prefix=f"case{case.id}")
     if form.validate_on_submit():
         run_service(lambda: services.decide_case(
@@ -135,7 +135,7 @@ def case_decide(case_id: int) -> Response:
 
 
 def _label_action(seller_id: int, action, outcome: str) -> Page:  # type: ignore[no-untyped-def]
-    seller = db.session.get(Seller, seller_id) or abort(404)
+    seller = db.get_or_404(Seller, seller_id)
     form = ReasonForm()
     if form.validate_on_submit():
         done = run_service(lambda: action(seller, form.reason.data or "", current_user),
@@ -209,8 +209,7 @@ DOCUMENT_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 def _report(document_id: str) -> Report:
     if not DOCUMENT_ID.fullmatch(document_id):  # e.g. a NUL byte, which PostgreSQL refuses
         abort(404)
-    return db.session.execute(db.select(Report).where(
-        Report.document_id == document_id)).scalar_one_or_none() or abort(404)
+    return db.one_or_404(db.select(Report).where(Report.document_id == document_id))
 
 
 @bp.route("/reports/<document_id>/download")
@@ -278,7 +277,7 @@ def notices_outbox() -> str:
 @bp.route("/notices/<int:notice_id>")
 @roles_required(Role.COMPLIANCE)
 def notice_detail(notice_id: int) -> str:
-    notice = db.session.get(Notice, notice_id) or abort(404)
+    notice = db.get_or_404(Notice, notice_id)
     return render_template("compliance/notice_detail.html", notice=notice,
                            form=NoticeSendAgainForm())
 
@@ -287,7 +286,7 @@ def notice_detail(notice_id: int) -> str:
 @roles_required(Role.COMPLIANCE)
 @writes
 def notice_pdf(notice_id: int) -> Response:
-    notice = db.session.get(Notice, notice_id) or abort(404)
+    notice = db.get_or_404(Notice, notice_id)
     if notice.pdf is None:  # not sent yet: lay it out now, with no write lock held meanwhile
         html = notice.document_html
         db.session.commit()
@@ -302,7 +301,7 @@ def notice_pdf(notice_id: int) -> Response:
 @bp.route("/notices/<int:notice_id>/send-again", methods=["POST"])
 @roles_required(Role.COMPLIANCE)
 def notice_send_again(notice_id: int) -> Response:
-    notice = db.session.get(Notice, notice_id) or abort(404)
+    notice = db.get_or_404(Notice, notice_id)
     if NoticeSendAgainForm().validate_on_submit():
         run_service(lambda: notices.send_again(notice, current_user),
                     success=lambda _: f"Notice {notice.reference} to {notice.recipient} is "

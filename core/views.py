@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    abort,
     flash,
     jsonify,
     redirect,
@@ -45,11 +44,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def get_user_or_404(user_id: int) -> User:
-    """The account with this id, or a 404 page."""
-    return db.session.get(User, user_id) or abort(404)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -118,7 +112,7 @@ def user_new() -> str | Response:
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def user_edit(user_id: int) -> str | Response:
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     form = UserEditForm(obj=user, roles=sorted(user.roles))
     if form.validate_on_submit():
         done = run_service(lambda: services.update_user(
@@ -135,7 +129,7 @@ def user_edit(user_id: int) -> str | Response:
 @bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
 @roles_required(Role.ADMIN)
 def user_set_active(user_id: int) -> Response:
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     if ConfirmForm(prefix="toggle").validate_on_submit():
         run_service(lambda: services.set_active(user, not user.active, current_user),
                     success=lambda _: f"{user.email} is now "
@@ -146,7 +140,7 @@ def user_set_active(user_id: int) -> Response:
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
 @roles_required(Role.ADMIN)
 def user_password(user_id: int) -> Response | tuple[str, int]:
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     password_form = PasswordResetForm(prefix="pw")
     if password_form.validate_on_submit():
         services.reset_password(user, password_form.password.data, current_user)
@@ -186,7 +180,7 @@ def api_token_create() -> str | tuple[str, int]:
 @bp.route("/admin/api-tokens/<int:token_id>/revoke", methods=["POST"])
 @roles_required(Role.ADMIN)
 def api_token_revoke(token_id: int) -> Response:
-    token = db.session.get(ApiToken, token_id) or abort(404)
+    token = db.get_or_404(ApiToken, token_id)
     if ConfirmForm(prefix="revoke").validate_on_submit():
         run_service(lambda: services.revoke_api_token(token, current_user),
                     success=f"Token {token.name} revoked; calls with it are refused from now on.")

@@ -51,10 +51,6 @@ QUEUES = {"place": "To place", "receive": "To receive", "inspect": "To inspect",
           "upcoming": "Upcoming", "all": "All"}
 
 
-def _order(order_id: int) -> TestOrder:
-    return db.session.get(TestOrder, order_id) or abort(404)
-
-
 def _cents(amount: Decimal | None) -> int:
     return int((amount or Decimal(0)) * 100)
 
@@ -76,7 +72,7 @@ def orders() -> str:
 @bp.route("/orders/<int:order_id>")
 @roles_required(Role.INSPECTOR, Role.COMPLIANCE)
 def order_detail(order_id: int) -> str:
-    return _render_order(_order(order_id))
+    return _render_order(db.get_or_404(TestOrder, order_id))
 
 
 def _render_order(order: TestOrder, **forms: object) -> str:
@@ -95,7 +91,7 @@ def _render_order(order: TestOrder, **forms: object) -> str:
 
 
 def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:  # type: ignore[no-untyped-def]
-    order = _order(order_id)
+    order = db.get_or_404(TestOrder, order_id)
     form = form_cls()
     if form.validate_on_submit():
         done = run_service(lambda: action(order, form), form=form,
@@ -159,13 +155,13 @@ def _inspection_input(form, checkpoints) -> services.InspectionInput:  # type: i
 @bp.route("/orders/<int:order_id>/inspect", methods=["GET", "POST"])
 @roles_required(Role.INSPECTOR)
 def order_inspect(order_id: int) -> Page:
-    return _inspection_page(_order(order_id), amend=False)
+    return _inspection_page(db.get_or_404(TestOrder, order_id), amend=False)
 
 
 @bp.route("/orders/<int:order_id>/amend", methods=["GET", "POST"])
 @roles_required(Role.INSPECTOR)
 def order_amend(order_id: int) -> Page:
-    return _inspection_page(_order(order_id), amend=True)
+    return _inspection_page(db.get_or_404(TestOrder, order_id), amend=True)
 
 
 def _inspection_page(order: TestOrder, amend: bool) -> Page:
@@ -209,7 +205,7 @@ def _inspection_page(order: TestOrder, amend: bool) -> Page:
 @bp.route("/photos/<int:photo_id>")
 @roles_required(Role.INSPECTOR, Role.COMPLIANCE)
 def photo(photo_id: int) -> Response:
-    item = db.session.get(InspectionPhoto, photo_id) or abort(404)
+    item = db.get_or_404(InspectionPhoto, photo_id)
     path = services.photo_path(item)
     if not path.is_file():
         abort(404)

@@ -61,10 +61,6 @@ ACTIONS = {  # URL word -> target status, for the workflow buttons
 }
 
 
-def _get(model: type, ident: int):  # type: ignore[no-untyped-def]
-    return db.session.get(model, ident) or abort(404)
-
-
 def _item(application: Application, item_id: int) -> ApplicationItem:
     """The application's checklist item, or a 404 (also for another application's item)."""
     try:
@@ -113,7 +109,7 @@ def seller_new() -> str | Response:
 @bp.route("/sellers/<int:seller_id>/edit", methods=["GET", "POST"])
 @roles_required(*EDIT)
 def seller_edit(seller_id: int) -> str | Response:
-    seller = _get(Seller, seller_id)
+    seller = db.get_or_404(Seller, seller_id)
     form = SellerEditForm(obj=seller, device_categories=seller.categories)
     if form.validate_on_submit():
         done = run_service(lambda: services.update_seller(
@@ -128,7 +124,7 @@ def seller_edit(seller_id: int) -> str | Response:
 @bp.route("/sellers/<int:seller_id>")
 @roles_required(*VIEW)
 def seller_detail(seller_id: int) -> str:
-    seller = _get(Seller, seller_id)
+    seller = db.get_or_404(Seller, seller_id)
     return render_template(
         "vetting/seller_detail.html", seller=seller,
         applications=services.seller_applications(seller),
@@ -163,7 +159,7 @@ def applications() -> str:
 @bp.route("/sellers/<int:seller_id>/applications", methods=["POST"])
 @roles_required(*EDIT)
 def application_new(seller_id: int) -> Response:
-    seller = _get(Seller, seller_id)
+    seller = db.get_or_404(Seller, seller_id)
     return run_service(
         lambda: services.create_application(seller, current_user),
         success=lambda application: f"Draft application #{application.id} started.",
@@ -175,7 +171,7 @@ def application_new(seller_id: int) -> Response:
 @bp.route("/applications/<int:application_id>")
 @roles_required(*VIEW)
 def application_detail(application_id: int) -> str:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     return _render_application(application)
 
 
@@ -204,7 +200,7 @@ def _render_application(application: Application, **forms: object) -> str:
           "withdraw):action>", methods=["POST"])
 @roles_required(*EDIT)
 def application_transition(application_id: int, action: str) -> str | Response:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     form = ApplicationStatusForm()
     if form.validate_on_submit():
         run_service(lambda: services.transition_application(
@@ -220,7 +216,7 @@ def application_transition(application_id: int, action: str) -> str | Response:
 @bp.route("/applications/<int:application_id>/items/<int:item_id>", methods=["POST"])
 @roles_required(*EDIT)
 def application_item(application_id: int, item_id: int) -> Page:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     item = _item(application, item_id)
     form = ItemResultForm(prefix=f"item{item_id}")
     if form.validate_on_submit():
@@ -241,7 +237,7 @@ def application_item(application_id: int, item_id: int) -> Page:
           methods=["POST"])
 @roles_required(*EDIT)
 def application_evidence(application_id: int, item_id: int) -> Page:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     item = _item(application, item_id)
     form = EvidenceForm(prefix=f"ev{item_id}")
     if form.validate_on_submit():
@@ -260,7 +256,7 @@ def application_evidence(application_id: int, item_id: int) -> Page:
 @bp.route("/applications/<int:application_id>/decision", methods=["POST"])
 @roles_required(*EDIT)
 def application_decision(application_id: int) -> Page:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     form = DecisionForm()
     if form.validate_on_submit():
         done = run_service(lambda: services.decide_application(
@@ -279,7 +275,7 @@ def application_decision(application_id: int) -> Page:
 @bp.route("/evidence/<int:evidence_id>")
 @roles_required(Role.VETTING, Role.COMPLIANCE)
 def evidence_download(evidence_id: int) -> Response:
-    evidence = _get(Evidence, evidence_id)
+    evidence = db.get_or_404(Evidence, evidence_id)
     path = services.evidence_file(evidence)
     if not path.is_file():
         abort(404)

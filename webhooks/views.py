@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -17,11 +17,6 @@ from webhooks.forms import WebhookEndpointCreateForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
-
-
-def get_endpoint_or_404(endpoint_id: int) -> WebhookEndpoint:
-    """The endpoint with this id, or a 404 page."""
-    return db.session.get(WebhookEndpoint, endpoint_id) or abort(404)
 
 
 @bp.route("/")
@@ -47,7 +42,7 @@ def endpoint_new() -> str:
 @bp.route("/<int:endpoint_id>")
 @roles_required(Role.ADMIN)
 def endpoint_detail(endpoint_id: int) -> str:
-    endpoint = get_endpoint_or_404(endpoint_id)
+    endpoint = db.get_or_404(WebhookEndpoint, endpoint_id)
     return render_template("webhooks/endpoint_detail.html", endpoint=endpoint,
                            page=paginate(services.deliveries(endpoint.id)),
                            counts=services.count_deliveries(endpoint.id),
@@ -57,7 +52,7 @@ def endpoint_detail(endpoint_id: int) -> str:
 @bp.route("/<int:endpoint_id>/active", methods=["POST"])
 @roles_required(Role.ADMIN)
 def endpoint_set_active(endpoint_id: int) -> Response:
-    endpoint = get_endpoint_or_404(endpoint_id)
+    endpoint = db.get_or_404(WebhookEndpoint, endpoint_id)
     if ConfirmForm().validate_on_submit():
         services.set_endpoint_active(endpoint, not endpoint.active, current_user)
         db.session.commit()
@@ -77,7 +72,7 @@ def dead_letters() -> str:
 @bp.route("/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
 @roles_required(Role.ADMIN)
 def redeliver(delivery_id: int) -> Response:
-    delivery = db.session.get(WebhookDelivery, delivery_id) or abort(404)
+    delivery = db.get_or_404(WebhookDelivery, delivery_id)
     if ConfirmForm().validate_on_submit():
         run_service(lambda: services.redeliver(delivery, current_user),
                     success=lambda _: f"Event {delivery.event.idempotency_key} to "
