@@ -15,7 +15,7 @@ PURE_MODULES = [
     "compliance.csvexport", "qc.simulate", "core.backoff", "compliance.statement",
     "webhooks.signing", "webhooks.payloads",
     "qc.signal_csv", "qc.signals",
-    "core.redact", "core.manifest",
+    "core.redact", "core.manifest", "core.config",
 ]
 
 
