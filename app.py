@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from compliance.mailer import config_defaults as notice_defaults
+from core.config import DEV_SECRET, defaults
 from core.db import configure_engine, db, engine_options
 from core.logs import init_logging
 from core.scheduler import JOB_TABLE, Job, run_scheduler
@@ -27,43 +26,11 @@ migrate = Migrate()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
 
-DEV_SECRET = "dev-only-not-secret"  # noqa: S105 - refused outside debug and testing
-
-
-def _defaults(instance_path: str) -> dict[str, Any]:
-    return {
-        "SECRET_KEY": DEV_SECRET,
-        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / "labelkeeper.sqlite3"),
-        "SQLITE_BUSY_TIMEOUT_MS": 15000,
-        "SESSION_COOKIE_NAME": "labelkeeper_session",
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": True,
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
-        "REMEMBER_COOKIE_DURATION": timedelta(0),
-        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
-        "BOOTSTRAP_SERVE_LOCAL": True,
-        "PASSWORD_HASH_METHOD": "scrypt",
-        "LOGIN_MAX_FAILURES": 5,
-        "LOGIN_MAX_FAILURES_PER_IP": 30,
-        "LOGIN_THROTTLE_WINDOW": 15 * 60,
-        "TRUSTED_PROXIES": 0,
-        "PER_PAGE": 25,
-        "EVIDENCE_DIR": str(Path(instance_path) / "evidence"),
-        "EVIDENCE_MAX_BYTES": 10 * 1024 * 1024,
-        "PLAN_SEED_DIR": str(Path(instance_path) / "plan-seeds"),
-        "SCHEDULER_LOCK_FILE": str(Path(instance_path) / "scheduler.lock"),
-        "REPORT_DIR": str(Path(instance_path) / "reports"),
-        **notice_defaults(instance_path),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},  # no form values in errors
-    }
-
 
 def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
-    app.config.from_mapping(_defaults(app.instance_path))
+    """Settings in the README's order: core.config defaults, instance/config.py, FLASK_*
+    environment variables, DATABASE_URL, then a test's mapping; later ones win."""
+    app.config.from_mapping(defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
     if os.environ.get("DATABASE_URL"):
@@ -73,7 +40,7 @@ def _configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     # the server pool options for the configured database, under whatever the config set
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
         **engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
-        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if app.config["SECRET_KEY"] == DEV_SECRET and not (app.debug or app.testing):
         raise RuntimeError(
             "Refusing to start with the development SECRET_KEY. Set FLASK_SECRET_KEY or "

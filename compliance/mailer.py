@@ -25,27 +25,6 @@ from typing import Any
 TRANSPORTS = ("file", "smtp")
 
 
-def config_defaults(instance_path: str) -> dict[str, Any]:
-    """The notice and mail settings' defaults (README, "Seller notices")."""
-    return {
-        "NOTICE_TRANSPORT": "file",
-        "NOTICE_OUTBOX_DIR": str(Path(instance_path) / "outbox"),
-        "NOTICE_APPEAL_DAYS": 30,
-        "NOTICE_APPEAL_TO": "",
-        "NOTICE_MAX_ATTEMPTS": 12,
-        "NOTICE_RETRY_BASE_SECONDS": 30,
-        "NOTICE_RETRY_CAP_SECONDS": 3600,
-        "NOTICE_CLAIM_TIMEOUT_SECONDS": 600,
-        "MAIL_SERVER": "localhost",
-        "MAIL_PORT": 25,
-        "MAIL_USE_TLS": False,
-        "MAIL_USERNAME": "",
-        "MAIL_PASSWORD": "",
-        "MAIL_FROM": "Back Label compliance <compliance@labelkeeper.invalid>",
-        "MAIL_TIMEOUT": 30,
-    }
-
-
 class DeliveryError(Exception):
     """The message was not handed over; the text says why (shown on the outbox page)."""
 
@@ -57,7 +36,7 @@ def sender_address(config: Mapping[str, Any]) -> str:
 
 def appeal_address(config: Mapping[str, Any]) -> str:
     """Where sellers send appeals: NOTICE_APPEAL_TO, else the MAIL_FROM address."""
-    return str(config.get("NOTICE_APPEAL_TO") or "") or sender_address(config)
+    return str(config["NOTICE_APPEAL_TO"] or "") or sender_address(config)
 
 
 def make_message_id(reference: str, config: Mapping[str, Any]) -> str:
@@ -107,9 +86,9 @@ def _send_smtp(msg: EmailMessage, config: Mapping[str, Any]) -> str:
     host, port = str(config["MAIL_SERVER"]), int(config["MAIL_PORT"])
     try:
         with smtplib.SMTP(host, port, timeout=float(config["MAIL_TIMEOUT"])) as smtp:
-            if config.get("MAIL_USE_TLS"):
+            if config["MAIL_USE_TLS"]:
                 smtp.starttls(context=ssl.create_default_context())
-            if config.get("MAIL_USERNAME"):
+            if config["MAIL_USERNAME"]:
                 smtp.login(str(config["MAIL_USERNAME"]), str(config["MAIL_PASSWORD"]))
             refused = smtp.send_message(msg, from_addr=sender_address(config))
     except smtplib.SMTPRecipientsRefused as exc:

@@ -36,8 +36,8 @@ from compliance.models import Notice, Report, SellerCase, SuspensionReview
 from core import audit, dashboard
 from core.clock import utcnow
 from core.db import db, write_intent
+from core.edges import flash_form_errors, run_service
 from core.errors import ServiceError
-from core.forms import flash_form_errors, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required, writes
 from qc.services import label_decisions, orders
@@ -64,23 +64,18 @@ def seller_evidence(seller: Seller) -> dict[str, object]:
 @bp.route("/reviews/<int:review_id>", methods=["GET", "POST"])
 @roles_required(Role.COMPLIANCE)
 def review_detail(review_id: int) -> Page:
-    review = db.session.get(SuspensionReview, review_id) or abort(404)
+    review = db.get_or_404(SuspensionReview, review_id)
     form = ReviewForm(version=review.version)
     if form.validate_on_submit():
-        try:
-            if form.decision.data == "confirm":
-                services.confirm_suspension(review, form.reason.data or "", current_user,
-                                            form.version.data)
-            else:
-                services.overturn_suspension(review, form.reason.data or "", current_user,
-                                             form.version.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Suspension of {review.seller.display_name} {review.status}.", "success")
-            return redirect(url_for("compliance.seller_file", seller_id=review.seller_id))
+        decide = (services.confirm_suspension if form.decision.data == "confirm"
+                  else services.overturn_suspension)
+        done = run_service(
+            lambda: decide(review, form.reason.data or "", current_user, form.version.data),
+            form=form,
+            success=lambda _: f"Suspension of {review.seller.display_name} {review.status}.",
+            redirect_to=url_for("compliance.seller_file", seller_id=review.seller_id))
+        if done:
+            return done
     elif form.is_submitted():
         flash_form_errors(form)
     snapshot = json.loads(review.label_event.snapshot or "{}")
@@ -93,7 +88,7 @@ def review_detail(review_id: int) -> Page:
 @bp.route("/sellers/<int:seller_id>")
 @roles_required(Role.COMPLIANCE)
 def seller_file(seller_id: int) -> str:
-    seller = db.session.get(Seller, seller_id) or abort(404)
+    seller = db.get_or_404(Seller, seller_id)
     return _render_file(seller)
 
 
@@ -111,55 +106,42 @@ def _render_file(seller: Seller, **forms: object) -> str:
 @bp.route("/sellers/<int:seller_id>/cases", methods=["POST"])
 @roles_required(Role.COMPLIANCE)
 def case_new(seller_id: int) -> Page:
-    seller = db.session.get(Seller, seller_id) or abort(404)
+    seller = db.get_or_404(Seller, seller_id)
     form = CaseForm()
     if form.validate_on_submit():
-        try:
-            services.record_case(seller, form.kind.data, form.summary.data,
-                                 form.received_on.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Recorded.", "success")
-            return redirect(url_for("compliance.seller_file", seller_id=seller.id))
+        done = run_service(lambda: services.record_case(
+            seller, form.kind.data, form.summary.data, form.received_on.data, current_user),
+            form=form, success="Recorded.",
+            redirect_to=url_for("compliance.seller_file", seller_id=seller.id))
+        if done:
+            return done
     return _render_file(seller, case_form=form), 400
 
 
 @bp.route("/cases/<int:case_id>", methods=["POST"])
 @roles_required(Role.COMPLIANCE)
 def case_decide(case_id: int) -> Response:
-    case = db.session.get(SellerCase, case_id) or abort(404)
+    case = db.get_or_404(SellerCase, case_id)
     form = CaseDecisionForm(prefix=f"case{case.id}")
     if form.validate_on_submit():
-        try:
-            services.decide_case(case, form.decision.data == "accept", form.reason.data or "",
-                                 current_user, form.version.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"The {services.CASE_KINDS[case.kind]} was {case.status}.", "success")
+        run_service(lambda: services.decide_case(
+            case, form.decision.data == "accept", form.reason.data or "", current_user,
+            form.version.data),
+            success=lambda _: f"The {services.CASE_KINDS[case.kind]} was {case.status}.")
     else:
         flash("Choose accept or reject.", "danger")
     return redirect(url_for("compliance.seller_file", seller_id=case.seller_id))
 
 
-def _label_action(seller_id: int, action, done: str) -> Page:  # type: ignore[no-untyped-def]
-    seller = db.session.get(Seller, seller_id) or abort(404)
+def _label_action(seller_id: int, action, outcome: str) -> Page:  # type: ignore[no-untyped-def]
+    seller = db.get_or_404(Seller, seller_id)
     form = ReasonForm()
     if form.validate_on_submit():
-        try:
-            action(seller, form.reason.data or "", current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{seller.display_name} {done}.", "success")
-            return redirect(url_for("compliance.seller_file", seller_id=seller.id))
+        done = run_service(lambda: action(seller, form.reason.data or "", current_user),
+                           form=form, success=lambda _: f"{seller.display_name} {outcome}.",
+                           redirect_to=url_for("compliance.seller_file", seller_id=seller.id))
+        if done:
+            return done
     return _render_file(seller, reason_form=form), 400
 
 
@@ -192,27 +174,25 @@ def reports_page() -> Page:
     today = utcnow().date()
     form = ReportForm(date_from=today.replace(day=1), date_to=today)
     if form.validate_on_submit():
-        seller = (db.session.get(Seller, form.seller_id.data)
-                  if form.seller_id.data is not None else None)
-        try:
-            if form.kind.data == "dossier" and form.seller_id.data is not None and seller is None:
-                raise ServiceError(f"There is no seller number {form.seller_id.data}.",
-                                   "seller_id")
-            report = reports.request_report(form.kind.data, seller, form.date_from.data,
-                                            form.date_to.data, current_user)
-            db.session.commit()
+        report = run_service(lambda: _request_report(form), form=form)
+        if report is not None:
             if report.status == "queued" and reports.renders_in_request(report):
                 reports.render_now(report)
                 db.session.commit()
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
             return redirect(url_for("compliance.report_detail", document_id=report.document_id))
     page = render_template("compliance/reports.html", form=form,
                            page=paginate(reports.recent_reports()), kinds=reports.KINDS,
                            verify_form=VerifyForm())
     return (page, 400) if form.is_submitted() else page
+
+
+def _request_report(form: ReportForm) -> Report:
+    seller = (db.session.get(Seller, form.seller_id.data)
+              if form.seller_id.data is not None else None)
+    if form.kind.data == "dossier" and form.seller_id.data is not None and seller is None:
+        raise ServiceError(f"There is no seller number {form.seller_id.data}.", "seller_id")
+    return reports.request_report(form.kind.data, seller, form.date_from.data,
+                                  form.date_to.data, current_user)
 
 
 @bp.route("/reports/<document_id>")
@@ -228,8 +208,7 @@ DOCUMENT_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 def _report(document_id: str) -> Report:
     if not DOCUMENT_ID.fullmatch(document_id):  # e.g. a NUL byte, which PostgreSQL refuses
         abort(404)
-    return db.session.execute(db.select(Report).where(
-        Report.document_id == document_id)).scalar_one_or_none() or abort(404)
+    return db.one_or_404(db.select(Report).where(Report.document_id == document_id))
 
 
 @bp.route("/reports/<document_id>/download")
@@ -253,13 +232,8 @@ def verify() -> Page:
     form = VerifyForm()
     result = None
     if form.validate_on_submit():
-        try:
-            result = reports.verify_upload(form.file.data.read(), current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
+        result = run_service(lambda: reports.verify_upload(form.file.data.read(), current_user),
+                             form=form)
     page = render_template("compliance/verify.html", form=form, result=result,
                            kinds=reports.KINDS)
     return (page, 400) if form.is_submitted() and result is None else page
@@ -270,20 +244,21 @@ def verify() -> Page:
 @writes
 def export(kind: str) -> Response:
     filters = request.args.to_dict()
-    try:
-        data = exports.build_export(kind, filters)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    data = run_service(lambda: _recorded_export(kind, filters))
+    if data is None:
         return redirect(url_for("compliance.reports_page"))
-    audit.record("export.downloaded", "export", kind, {"filters": filters}, current_user)
-    db.session.commit()
     write_intent.set(False)  # stream in a read transaction: no write lock while it downloads
     name = csv_filename(kind, utcnow(), **{k: filters[k] for k in sorted(exports.FILTER_KEYS)
                                            if k in filters})
     return Response(stream_with_context(
         chunk.encode("utf-8") for chunk in stream_csv(data.header, data.rows)),
         mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _recorded_export(kind: str, filters: dict[str, str]) -> exports.Export:
+    data = exports.build_export(kind, filters)
+    audit.record("export.downloaded", "export", kind, {"filters": filters}, current_user)
+    return data
 
 
 # ---------------------------------------------------------------- seller notices
@@ -301,7 +276,7 @@ def notices_outbox() -> str:
 @bp.route("/notices/<int:notice_id>")
 @roles_required(Role.COMPLIANCE)
 def notice_detail(notice_id: int) -> str:
-    notice = db.session.get(Notice, notice_id) or abort(404)
+    notice = db.get_or_404(Notice, notice_id)
     return render_template("compliance/notice_detail.html", notice=notice,
                            form=NoticeSendAgainForm())
 
@@ -310,7 +285,7 @@ def notice_detail(notice_id: int) -> str:
 @roles_required(Role.COMPLIANCE)
 @writes
 def notice_pdf(notice_id: int) -> Response:
-    notice = db.session.get(Notice, notice_id) or abort(404)
+    notice = db.get_or_404(Notice, notice_id)
     if notice.pdf is None:  # not sent yet: lay it out now, with no write lock held meanwhile
         html = notice.document_html
         db.session.commit()
@@ -325,16 +300,11 @@ def notice_pdf(notice_id: int) -> Response:
 @bp.route("/notices/<int:notice_id>/send-again", methods=["POST"])
 @roles_required(Role.COMPLIANCE)
 def notice_send_again(notice_id: int) -> Response:
-    notice = db.session.get(Notice, notice_id) or abort(404)
+    notice = db.get_or_404(Notice, notice_id)
     if NoticeSendAgainForm().validate_on_submit():
-        try:
-            notices.send_again(notice, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Notice {notice.reference} to {notice.recipient} is queued again.", "success")
+        run_service(lambda: notices.send_again(notice, current_user),
+                    success=lambda _: f"Notice {notice.reference} to {notice.recipient} is "
+                                      "queued again.")
     back = "compliance.notice_detail" if request.form.get("next") == "detail" else None
     return redirect(url_for(back, notice_id=notice_id) if back
                     else url_for("compliance.notices_outbox"))

@@ -53,14 +53,6 @@ SCOPE_PROBLEM = "tag:labelkeeper,2026:problem:insufficient-scope"
 RATE_PROBLEM = "tag:labelkeeper,2026:problem:rate-limited"
 CONFLICT_PROBLEM = "tag:labelkeeper,2026:problem:conflict"
 
-DEFAULTS: dict[str, Any] = {
-    "API_TITLE": "Labelkeeper API",
-    "API_VERSION": "1",
-    "OPENAPI_VERSION": "3.1.0",
-    "API_RATE_LIMIT": "600/minute",  # per token; `limits` syntax, several joined by ";"
-    "API_RATE_LIMIT_STORAGE_URI": "memory://",  # e.g. redis://host:6379 for several workers
-    "API_PAGE_SIZE": 25,
-}
 MAX_PAGE_SIZE = 100
 MAX_ID = 2**31 - 1  # id columns are INTEGER on PostgreSQL
 
@@ -206,10 +198,8 @@ SECURITY_SCHEME = {"type": "http", "scheme": "bearer",
 
 
 def init_api(app: Flask, blueprints: Sequence[flask_smorest.Blueprint]) -> LabelkeeperApi:
-    """Attach the API: defaults, the Api object with `blueprints`, the spec route, limits."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    app.config["OPENAPI_URL_PREFIX"] = None
+    """Attach the API: the Api object with `blueprints`, the spec route, limits."""
+    app.config["OPENAPI_URL_PREFIX"] = None  # the spec is served by spec_bp instead
     api = LabelkeeperApi(spec_kwargs={
         "security": [{"bearerAuth": []}],
         "info": {"description": "Sellers, their Back Label and label events; seller "

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    abort,
     flash,
     jsonify,
     redirect,
@@ -22,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from core import audit, dashboard, services
 from core.db import db
-from core.errors import ServiceError
+from core.edges import run_service
 from core.forms import (
     ApiTokenCreateForm,
     ConfirmForm,
@@ -30,7 +29,6 @@ from core.forms import (
     PasswordResetForm,
     UserCreateForm,
     UserEditForm,
-    show_service_error,
 )
 from core.models import ApiToken, AuditEntry, User
 from core.pagination import paginate
@@ -46,11 +44,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def get_user_or_404(user_id: int) -> User:
-    """The account with this id, or a 404 page."""
-    return db.session.get(User, user_id) or abort(404)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -106,35 +99,28 @@ def users() -> str:
 def user_new() -> str | Response:
     form = UserCreateForm()
     if form.validate_on_submit():
-        try:
-            user = services.create_user(form.email.data, form.display_name.data,
-                                        form.password.data, form.roles.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Account {user.email} created.", "success")
-            return redirect(url_for("core.user_edit", user_id=user.id))
+        done = run_service(
+            lambda: services.create_user(form.email.data, form.display_name.data,
+                                         form.password.data, form.roles.data, current_user),
+            form=form, success=lambda user: f"Account {user.email} created.",
+            redirect_to=lambda user: url_for("core.user_edit", user_id=user.id))
+        if done:
+            return done
     return render_template("core/user_new.html", form=form)
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def user_edit(user_id: int) -> str | Response:
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     form = UserEditForm(obj=user, roles=sorted(user.roles))
     if form.validate_on_submit():
-        try:
-            services.update_user(user, form.display_name.data, form.roles.data,
-                                 form.version.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Changes saved.", "success")
-            return redirect(url_for("core.user_edit", user_id=user.id))
+        done = run_service(lambda: services.update_user(
+            user, form.display_name.data, form.roles.data, form.version.data, current_user),
+            form=form, success="Changes saved.",
+            redirect_to=url_for("core.user_edit", user_id=user.id))
+        if done:
+            return done
     return render_template("core/user_edit.html", user=user, form=form,
                            password_form=PasswordResetForm(prefix="pw"),
                            toggle_form=ConfirmForm(prefix="toggle"))
@@ -143,24 +129,18 @@ def user_edit(user_id: int) -> str | Response:
 @bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
 @roles_required(Role.ADMIN)
 def user_set_active(user_id: int) -> Response:
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     if ConfirmForm(prefix="toggle").validate_on_submit():
-        try:
-            services.set_active(user, not user.active, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"{user.email} is now {'active' if user.active else 'deactivated'}.",
-                  "success")
+        run_service(lambda: services.set_active(user, not user.active, current_user),
+                    success=lambda _: f"{user.email} is now "
+                                      f"{'active' if user.active else 'deactivated'}.")
     return redirect(url_for("core.user_edit", user_id=user.id))
 
 
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
 @roles_required(Role.ADMIN)
 def user_password(user_id: int) -> Response | tuple[str, int]:
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id)
     password_form = PasswordResetForm(prefix="pw")
     if password_form.validate_on_submit():
         services.reset_password(user, password_form.password.data, current_user)
@@ -186,13 +166,9 @@ def api_token_create() -> str | tuple[str, int]:
     form = ApiTokenCreateForm()
     issued = None
     if form.validate_on_submit():
-        try:
-            issued = services.create_api_token(form.name.data, form.scopes.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
+        issued = run_service(lambda: services.create_api_token(
+            form.name.data, form.scopes.data, current_user), form=form)
+        if issued is not None:
             form = ApiTokenCreateForm(formdata=None)
     # The secret goes into this one page only: never into a flash message, the session or a
     # redirect, and the page is sent with Cache-Control: no-store.
@@ -204,17 +180,10 @@ def api_token_create() -> str | tuple[str, int]:
 @bp.route("/admin/api-tokens/<int:token_id>/revoke", methods=["POST"])
 @roles_required(Role.ADMIN)
 def api_token_revoke(token_id: int) -> Response:
-    token = db.session.get(ApiToken, token_id) or abort(404)
+    token = db.get_or_404(ApiToken, token_id)
     if ConfirmForm(prefix="revoke").validate_on_submit():
-        try:
-            services.revoke_api_token(token, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Token {token.name} revoked; calls with it are refused from now on.",
-                  "success")
+        run_service(lambda: services.revoke_api_token(token, current_user),
+                    success=f"Token {token.name} revoked; calls with it are refused from now on.")
     return redirect(url_for("core.api_tokens"))
 
 

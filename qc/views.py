@@ -22,8 +22,7 @@ from werkzeug.wrappers import Response
 from core import dashboard
 from core.clock import utcnow
 from core.db import db
-from core.errors import ServiceError
-from core.forms import flash_form_errors, run_csv_import, show_service_error
+from core.edges import flash_form_errors, run_csv_import, run_service
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from qc.forms import (
@@ -56,10 +55,6 @@ QUEUES = {"place": "To place", "receive": "To receive", "inspect": "To inspect",
           "upcoming": "Upcoming", "all": "All"}
 
 
-def _order(order_id: int) -> TestOrder:
-    return db.session.get(TestOrder, order_id) or abort(404)
-
-
 def _cents(amount: Decimal | None) -> int:
     return int((amount or Decimal(0)) * 100)
 
@@ -81,7 +76,7 @@ def orders() -> str:
 @bp.route("/orders/<int:order_id>")
 @roles_required(Role.INSPECTOR, Role.COMPLIANCE)
 def order_detail(order_id: int) -> str:
-    return _render_order(_order(order_id))
+    return _render_order(db.get_or_404(TestOrder, order_id))
 
 
 def _render_order(order: TestOrder, **forms: object) -> str:
@@ -100,18 +95,14 @@ def _render_order(order: TestOrder, **forms: object) -> str:
 
 
 def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:  # type: ignore[no-untyped-def]
-    order = _order(order_id)
+    order = db.get_or_404(TestOrder, order_id)
     form = form_cls()
     if form.validate_on_submit():
-        try:
-            action(order, form)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Test order #{order.id} is now {order.status}.", "success")
-            return redirect(url_for("qc.order_detail", order_id=order.id))
+        done = run_service(lambda: action(order, form), form=form,
+                           success=lambda _: f"Test order #{order.id} is now {order.status}.",
+                           redirect_to=url_for("qc.order_detail", order_id=order.id))
+        if done:
+            return done
     else:
         flash_form_errors(form)
     return _render_order(order, **{form_key: form}), 400
@@ -168,13 +159,13 @@ def _inspection_input(form, checkpoints) -> inspections.InspectionInput:  # type
 @bp.route("/orders/<int:order_id>/inspect", methods=["GET", "POST"])
 @roles_required(Role.INSPECTOR)
 def order_inspect(order_id: int) -> Page:
-    return _inspection_page(_order(order_id), amend=False)
+    return _inspection_page(db.get_or_404(TestOrder, order_id), amend=False)
 
 
 @bp.route("/orders/<int:order_id>/amend", methods=["GET", "POST"])
 @roles_required(Role.INSPECTOR)
 def order_amend(order_id: int) -> Page:
-    return _inspection_page(_order(order_id), amend=True)
+    return _inspection_page(db.get_or_404(TestOrder, order_id), amend=True)
 
 
 def _inspection_page(order: TestOrder, amend: bool) -> Page:
@@ -197,22 +188,17 @@ def _inspection_page(order: TestOrder, amend: bool) -> Page:
         prefill["observed_grade"] = order.listing.promised_grade
     form = inspection_form(checkpoints, data=prefill if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
-            data = _inspection_input(form, checkpoints)
-            if amend:
-                inspection = inspections.amend_inspection(order, data, form.amend_reason.data or "",
-                                                       current_user, form.version.data)
-            else:
-                inspection = inspections.submit_inspection(order, data, current_user,
-                                                        form.version.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Inspection of order #{order.id} {'amended' if amend else 'submitted'}: "
-                  f"{inspection.verdict} (score {inspection.score}).", "success")
-            return redirect(url_for("qc.order_detail", order_id=order.id))
+        data = _inspection_input(form, checkpoints)
+        done = run_service(
+            lambda: inspections.amend_inspection(order, data, form.amend_reason.data or "",
+                                                 current_user, form.version.data) if amend
+            else inspections.submit_inspection(order, data, current_user, form.version.data),
+            form=form, success=lambda inspection: (
+                f"Inspection of order #{order.id} {'amended' if amend else 'submitted'}: "
+                f"{inspection.verdict} (score {inspection.score})."),
+            redirect_to=url_for("qc.order_detail", order_id=order.id))
+        if done:
+            return done
     elif form.is_submitted():
         flash("The inspection was not saved; see the messages below.", "danger")
     page = render_template("qc/inspect.html", order=order, form=form, checkpoints=checkpoints,
@@ -223,7 +209,7 @@ def _inspection_page(order: TestOrder, amend: bool) -> Page:
 @bp.route("/photos/<int:photo_id>")
 @roles_required(Role.INSPECTOR, Role.COMPLIANCE)
 def photo(photo_id: int) -> Response:
-    item = db.session.get(InspectionPhoto, photo_id) or abort(404)
+    item = db.get_or_404(InspectionPhoto, photo_id)
     path = inspections.photo_path(item)
     if not path.is_file():
         abort(404)
@@ -290,20 +276,14 @@ def plan() -> Page:
         for message in problems:
             flash(message, "danger")
         if params is not None and form.submit.data and not form.preview.data:
-            try:
-                plan_settings.update_settings(rates, _cents(form.budget_eur.data),
-                                         form.buyer_accounts.data.splitlines(), current_user,
-                                         params)
-            except ServiceError as exc:
-                db.session.rollback()
-                show_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash("Sampling plan saved; it applies from now on and does not change past "
-                      "decisions.", "success")
-                return redirect(url_for("qc.plan"))
+            done = run_service(lambda: plan_settings.update_settings(
+                rates, _cents(form.budget_eur.data), form.buyer_accounts.data.splitlines(),
+                current_user, params), form=form,
+                success="Sampling plan saved; it applies from now on and does not change past "
+                        "decisions.", redirect_to=url_for("qc.plan"))
+            if done:
+                return done
     preview = plan_settings.plan_preview(params, rates) if params is not None else None
-    db.session.commit()  # the default settings are stored on first view
     page = render_template("qc/plan.html", form=form, settings=settings, preview=preview,
                            runs=planning.planning_runs())
     return (page, 400) if form.is_submitted() and params is None else page

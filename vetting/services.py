@@ -348,12 +348,12 @@ def create_template_version(specs: Sequence[ChecklistItemSpec], note: str,
     codes = [s.code for s in specs]
     if not specs:
         raise ServiceError("A checklist needs at least one item.")
+    if any(not s.code or not s.title for s in specs):
+        raise ServiceError("Every item needs both a code and a title.")
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
         raise ServiceError(f"Item codes must be unique; repeated: {', '.join(duplicates)}.")
     for spec in specs:
-        if spec.evidence_required and not spec.code:
-            raise ServiceError("Every item needs a code.")
         # Codes are stored in capitals, which can be longer ("ß" becomes "SS").
         if len(spec.code) > MAX_ITEM_CODE_LENGTH:
             raise ServiceError(f"Item code {spec.code} is longer than {MAX_ITEM_CODE_LENGTH} "

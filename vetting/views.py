@@ -18,8 +18,8 @@ from werkzeug.wrappers import Response
 
 from core import dashboard
 from core.db import db
+from core.edges import flash_form_errors, run_csv_import, run_service
 from core.errors import ServiceError
-from core.forms import flash_form_errors, run_csv_import, show_service_error
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from vetting import services
@@ -59,10 +59,6 @@ ACTIONS = {  # URL word -> target status, for the workflow buttons
 }
 
 
-def _get(model: type, ident: int):  # type: ignore[no-untyped-def]
-    return db.session.get(model, ident) or abort(404)
-
-
 def _item(application: Application, item_id: int) -> ApplicationItem:
     """The application's checklist item, or a 404 (also for another application's item)."""
     try:
@@ -99,40 +95,34 @@ def sellers() -> str:
 def seller_new() -> str | Response:
     form = SellerForm()
     if form.validate_on_submit():
-        try:
-            seller = services.create_seller(_seller_input(form), current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{seller.display_name} registered.", "success")
-            return redirect(url_for("vetting.seller_detail", seller_id=seller.id))
+        done = run_service(
+            lambda: services.create_seller(_seller_input(form), current_user), form=form,
+            success=lambda seller: f"{seller.display_name} registered.",
+            redirect_to=lambda seller: url_for("vetting.seller_detail", seller_id=seller.id))
+        if done:
+            return done
     return render_template("vetting/seller_form.html", form=form, seller=None)
 
 
 @bp.route("/sellers/<int:seller_id>/edit", methods=["GET", "POST"])
 @roles_required(*EDIT)
 def seller_edit(seller_id: int) -> str | Response:
-    seller = _get(Seller, seller_id)
+    seller = db.get_or_404(Seller, seller_id)
     form = SellerEditForm(obj=seller, device_categories=seller.categories)
     if form.validate_on_submit():
-        try:
-            services.update_seller(seller, _seller_input(form), form.version.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Seller details saved.", "success")
-            return redirect(url_for("vetting.seller_detail", seller_id=seller.id))
+        done = run_service(lambda: services.update_seller(
+            seller, _seller_input(form), form.version.data, current_user), form=form,
+            success="Seller details saved.",
+            redirect_to=url_for("vetting.seller_detail", seller_id=seller.id))
+        if done:
+            return done
     return render_template("vetting/seller_form.html", form=form, seller=seller)
 
 
 @bp.route("/sellers/<int:seller_id>")
 @roles_required(*VIEW)
 def seller_detail(seller_id: int) -> str:
-    seller = _get(Seller, seller_id)
+    seller = db.get_or_404(Seller, seller_id)
     return render_template(
         "vetting/seller_detail.html", seller=seller,
         applications=services.seller_applications(seller),
@@ -166,22 +156,19 @@ def applications() -> str:
 @bp.route("/sellers/<int:seller_id>/applications", methods=["POST"])
 @roles_required(*EDIT)
 def application_new(seller_id: int) -> Response:
-    seller = _get(Seller, seller_id)
-    try:
-        application = services.create_application(seller, current_user)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-        return redirect(url_for("vetting.seller_detail", seller_id=seller.id))
-    db.session.commit()
-    flash(f"Draft application #{application.id} started.", "success")
-    return redirect(url_for("vetting.application_detail", application_id=application.id))
+    seller = db.get_or_404(Seller, seller_id)
+    return run_service(
+        lambda: services.create_application(seller, current_user),
+        success=lambda application: f"Draft application #{application.id} started.",
+        redirect_to=lambda application: url_for("vetting.application_detail",
+                                                application_id=application.id),
+    ) or redirect(url_for("vetting.seller_detail", seller_id=seller.id))
 
 
 @bp.route("/applications/<int:application_id>")
 @roles_required(*VIEW)
 def application_detail(application_id: int) -> str:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     return _render_application(application)
 
 
@@ -210,20 +197,14 @@ def _render_application(application: Application, **forms: object) -> str:
           "withdraw):action>", methods=["POST"])
 @roles_required(*EDIT)
 def application_transition(application_id: int, action: str) -> str | Response:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     form = ApplicationStatusForm()
     if form.validate_on_submit():
-        try:
-            services.transition_application(application, ACTIONS[action], current_user,
-                                            message=form.message.data or "",
-                                            expected_version=form.version.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Application is now {STATUS_LABELS[ApplicationStatus(application.status)]}.",
-                  "success")
+        run_service(lambda: services.transition_application(
+            application, ACTIONS[action], current_user, message=form.message.data or "",
+            expected_version=form.version.data),
+            success=lambda _: "Application is now "
+                              f"{STATUS_LABELS[ApplicationStatus(application.status)]}.")
     else:
         flash("The form was incomplete; nothing changed.", "danger")
     return redirect(url_for("vetting.application_detail", application_id=application.id))
@@ -232,22 +213,18 @@ def application_transition(application_id: int, action: str) -> str | Response:
 @bp.route("/applications/<int:application_id>/items/<int:item_id>", methods=["POST"])
 @roles_required(*EDIT)
 def application_item(application_id: int, item_id: int) -> Page:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     item = _item(application, item_id)
     form = ItemResultForm(prefix=f"item{item_id}")
     if form.validate_on_submit():
-        try:
-            services.record_item_result(application, item, ItemResult(form.result.data),
-                                        form.note.data or "", form.waiver_reason.data or "",
-                                        current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{item.spec.code} recorded as {item.result}.", "success")
-            return redirect(url_for("vetting.application_detail",
-                                    application_id=application.id, _anchor=f"item-{item_id}"))
+        done = run_service(lambda: services.record_item_result(
+            application, item, ItemResult(form.result.data), form.note.data or "",
+            form.waiver_reason.data or "", current_user), form=form,
+            success=lambda _: f"{item.spec.code} recorded as {item.result}.",
+            redirect_to=url_for("vetting.application_detail", application_id=application.id,
+                                _anchor=f"item-{item_id}"))
+        if done:
+            return done
     else:
         flash_form_errors(form)
     return _render_application(application, item_forms={item_id: form}), 400
@@ -257,45 +234,36 @@ def application_item(application_id: int, item_id: int) -> Page:
           methods=["POST"])
 @roles_required(*EDIT)
 def application_evidence(application_id: int, item_id: int) -> Page:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     item = _item(application, item_id)
     form = EvidenceForm(prefix=f"ev{item_id}")
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            evidence = services.add_evidence(application, item, upload.stream,
-                                             upload.filename, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{evidence.filename} attached to {item.spec.code} "
-                  f"(SHA-256 {evidence.sha256}).", "success")
-            return redirect(url_for("vetting.application_detail",
-                                    application_id=application.id, _anchor=f"item-{item_id}"))
+        done = run_service(lambda: services.add_evidence(
+            application, item, upload.stream, upload.filename, current_user), form=form,
+            success=lambda evidence: f"{evidence.filename} attached to {item.spec.code} "
+                                     f"(SHA-256 {evidence.sha256}).",
+            redirect_to=url_for("vetting.application_detail", application_id=application.id,
+                                _anchor=f"item-{item_id}"))
+        if done:
+            return done
     return _render_application(application, evidence_forms={item_id: form}), 400
 
 
 @bp.route("/applications/<int:application_id>/decision", methods=["POST"])
 @roles_required(*EDIT)
 def application_decision(application_id: int) -> Page:
-    application = _get(Application, application_id)
+    application = db.get_or_404(Application, application_id)
     form = DecisionForm()
     if form.validate_on_submit():
-        try:
-            services.decide_application(application, form.decision.data == "approve",
-                                        form.reason.data or "", current_user,
-                                        expected_version=form.version.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"Application #{application.id} "
-                  f"{STATUS_LABELS[ApplicationStatus(application.status)]}.", "success")
-            return redirect(url_for("vetting.application_detail",
-                                    application_id=application.id))
+        done = run_service(lambda: services.decide_application(
+            application, form.decision.data == "approve", form.reason.data or "",
+            current_user, expected_version=form.version.data), form=form,
+            success=lambda _: f"Application #{application.id} "
+                              f"{STATUS_LABELS[ApplicationStatus(application.status)]}.",
+            redirect_to=url_for("vetting.application_detail", application_id=application.id))
+        if done:
+            return done
     else:
         flash_form_errors(form)
     return _render_application(application, decision_form=form), 400
@@ -304,7 +272,7 @@ def application_decision(application_id: int) -> Page:
 @bp.route("/evidence/<int:evidence_id>")
 @roles_required(Role.VETTING, Role.COMPLIANCE)
 def evidence_download(evidence_id: int) -> Response:
-    evidence = _get(Evidence, evidence_id)
+    evidence = db.get_or_404(Evidence, evidence_id)
     path = services.evidence_file(evidence)
     if not path.is_file():
         abort(404)
@@ -341,19 +309,13 @@ def checklist_edit() -> str | Response:
                                    required=e.required.data,
                                    evidence_required=e.evidence_required.data)
                  for e in form.items if not e.remove.data and (e.code.data or e.title.data)]
-        missing = [s for s in specs if not s.code or not s.title]
-        try:
-            if missing:
-                raise ServiceError("Every item needs both a code and a title.")
-            new = services.create_template_version(specs, form.note.data, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Checklist version {new.version} saved; applications already started "
-                  "keep their version.", "success")
-            return redirect(url_for("vetting.checklist"))
+        done = run_service(
+            lambda: services.create_template_version(specs, form.note.data, current_user),
+            success=lambda new: f"Checklist version {new.version} saved; applications already "
+                                "started keep their version.",
+            redirect_to=url_for("vetting.checklist"))
+        if done:
+            return done
     return render_template("vetting/checklist_edit.html", form=form, template=template)
 
 

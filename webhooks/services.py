@@ -48,7 +48,6 @@ from webhooks.payloads import (
 )
 
 _UNFINISHED = "labelkeeper_webhook_events"
-DEFAULT_TIMEOUT_SECONDS = 5.0
 
 
 # ---------------------------------------------------------------- writing the outbox
@@ -287,17 +286,15 @@ class Outcome:
 
 def timeout_seconds() -> float:
     """How long one request may take (config WEBHOOK_TIMEOUT_SECONDS)."""
-    return float(current_app.config.get("WEBHOOK_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+    return float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
 
 
 def retry_policy() -> RetryPolicy:
     """The retry schedule, from config WEBHOOK_RETRY_BASE_SECONDS, _CAP_SECONDS, MAX_ATTEMPTS."""
-    default = RetryPolicy()
     config = current_app.config
-    return RetryPolicy(
-        base_seconds=float(config.get("WEBHOOK_RETRY_BASE_SECONDS", default.base_seconds)),
-        cap_seconds=float(config.get("WEBHOOK_RETRY_CAP_SECONDS", default.cap_seconds)),
-        max_attempts=int(config.get("WEBHOOK_MAX_ATTEMPTS", default.max_attempts)))
+    return RetryPolicy(base_seconds=float(config["WEBHOOK_RETRY_BASE_SECONDS"]),
+                       cap_seconds=float(config["WEBHOOK_RETRY_CAP_SECONDS"]),
+                       max_attempts=int(config["WEBHOOK_MAX_ATTEMPTS"]))
 
 
 def due_deliveries(now: datetime) -> Select[tuple[WebhookDelivery]]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from core import dashboard
 from core.db import db
-from core.errors import ServiceError
-from core.forms import ConfirmForm, show_service_error
+from core.edges import run_service
+from core.forms import ConfirmForm
 from core.pagination import paginate
 from core.roles import Role, roles_required
 from webhooks import services
@@ -17,11 +17,6 @@ from webhooks.forms import WebhookEndpointCreateForm
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
-
-
-def get_endpoint_or_404(endpoint_id: int) -> WebhookEndpoint:
-    """The endpoint with this id, or a 404 page."""
-    return db.session.get(WebhookEndpoint, endpoint_id) or abort(404)
 
 
 @bp.route("/")
@@ -36,14 +31,9 @@ def endpoints() -> str:
 def endpoint_new() -> str:
     form = WebhookEndpointCreateForm()
     if form.validate_on_submit():
-        try:
-            endpoint = services.create_endpoint(form.url.data, form.description.data or "",
-                                                current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            show_service_error(form, exc)
-        else:
-            db.session.commit()
+        endpoint = run_service(lambda: services.create_endpoint(
+            form.url.data, form.description.data or "", current_user), form=form)
+        if endpoint is not None:
             # Shown in this response only (never stored in the session or a redirect).
             return render_template("webhooks/endpoint_created.html", endpoint=endpoint)
     return render_template("webhooks/endpoint_new.html", form=form)
@@ -52,7 +42,7 @@ def endpoint_new() -> str:
 @bp.route("/<int:endpoint_id>")
 @roles_required(Role.ADMIN)
 def endpoint_detail(endpoint_id: int) -> str:
-    endpoint = get_endpoint_or_404(endpoint_id)
+    endpoint = db.get_or_404(WebhookEndpoint, endpoint_id)
     return render_template("webhooks/endpoint_detail.html", endpoint=endpoint,
                            page=paginate(services.deliveries(endpoint.id)),
                            counts=services.count_deliveries(endpoint.id),
@@ -62,7 +52,7 @@ def endpoint_detail(endpoint_id: int) -> str:
 @bp.route("/<int:endpoint_id>/active", methods=["POST"])
 @roles_required(Role.ADMIN)
 def endpoint_set_active(endpoint_id: int) -> Response:
-    endpoint = get_endpoint_or_404(endpoint_id)
+    endpoint = db.get_or_404(WebhookEndpoint, endpoint_id)
     if ConfirmForm().validate_on_submit():
         services.set_endpoint_active(endpoint, not endpoint.active, current_user)
         db.session.commit()
@@ -82,17 +72,12 @@ def dead_letters() -> str:
 @bp.route("/deliveries/<int:delivery_id>/redeliver", methods=["POST"])
 @roles_required(Role.ADMIN)
 def redeliver(delivery_id: int) -> Response:
-    delivery = db.session.get(WebhookDelivery, delivery_id) or abort(404)
+    delivery = db.get_or_404(WebhookDelivery, delivery_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            services.redeliver(delivery, current_user)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Event {delivery.event.idempotency_key} to {delivery.endpoint.url} is queued "
-                  "again and will be sent within seconds.", "success")
+        run_service(lambda: services.redeliver(delivery, current_user),
+                    success=lambda _: f"Event {delivery.event.idempotency_key} to "
+                                      f"{delivery.endpoint.url} is queued again and will be "
+                                      "sent within seconds.")
     return redirect(url_for("webhooks.dead_letters"))
 
 

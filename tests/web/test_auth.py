@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app import _defaults
+from core.config import defaults
 from core.db import db
 from core.models import AuditEntry, LoginAttempt
 from tests.conftest import TEST_PASSWORD, csrf_token, post_form, sign_in
@@ -158,4 +158,4 @@ def test_session_cookie_is_hardened(client: FlaskClient) -> None:
 
 
 def test_session_cookie_is_secure_unless_configured_otherwise(tmp_path: Path) -> None:
-    assert _defaults(str(tmp_path))["SESSION_COOKIE_SECURE"] is True
+    assert defaults(str(tmp_path))["SESSION_COOKIE_SECURE"] is True
