@@ -74,6 +74,7 @@ from vetting.validation import (
 # ---------------------------------------------------------------- sellers
 
 MAX_ITEM_CODE_LENGTH = 20
+DEFAULT_NOTE = "Default checklist"
 MAX_ITEM_TITLE_LENGTH = 200
 
 
@@ -333,13 +334,33 @@ def expire_labels(on: date | None = None) -> list[Seller]:
 
 
 def current_template() -> ChecklistTemplate:
-    """The newest checklist version; the default checklist becomes version 1 if none exists."""
-    template = db.session.execute(
+    """The newest checklist version, or the default checklist (unsaved, so reading never
+    writes) until the first application or edit saves it as version 1."""
+    template = _newest_template()
+    return template if template is not None else _checklist_version(DEFAULT_CHECKLIST,
+                                                                     DEFAULT_NOTE, None, 1)
+
+
+def stored_template() -> ChecklistTemplate:
+    """The newest saved checklist version, saving the default checklist first if none is."""
+    lock("checklist_templates")  # new versions are numbered one at a time
+    return _newest_template() or _save_version(DEFAULT_CHECKLIST, DEFAULT_NOTE, None)
+
+
+def _newest_template() -> ChecklistTemplate | None:
+    return db.session.execute(
         select(ChecklistTemplate).order_by(ChecklistTemplate.version.desc()).limit(1)
     ).scalar_one_or_none()
-    if template is None:
-        template = create_template_version(DEFAULT_CHECKLIST, "Default checklist", None)
-    return template
+
+
+def _checklist_version(specs: Sequence[ChecklistItemSpec], note: str, actor: User | None,
+                       version: int) -> ChecklistTemplate:
+    return ChecklistTemplate(version=version, note=note.strip(),
+                             created_by_id=actor.id if actor else None, items=[
+        ChecklistTemplateItem(position=i, code=s.code, title=s.title, guidance=s.guidance,
+                              category=s.category.value, required=s.required,
+                              evidence_required=s.evidence_required)
+        for i, s in enumerate(specs, start=1)])
 
 
 def create_template_version(specs: Sequence[ChecklistItemSpec], note: str,
@@ -361,14 +382,15 @@ def create_template_version(specs: Sequence[ChecklistItemSpec], note: str,
         if len(spec.title) > MAX_ITEM_TITLE_LENGTH:
             raise ServiceError(f"The title of {spec.code} is longer than "
                                f"{MAX_ITEM_TITLE_LENGTH} characters.")
-    lock("checklist_templates")
+    stored_template()  # the default the editor started from becomes version 1 first
+    return _save_version(specs, note, actor)
+
+
+def _save_version(specs: Sequence[ChecklistItemSpec], note: str,
+                  actor: User | None) -> ChecklistTemplate:
+    """Store the next checklist version; the caller holds the checklist lock."""
     latest = db.session.execute(select(func.max(ChecklistTemplate.version))).scalar() or 0
-    template = ChecklistTemplate(version=latest + 1, note=note.strip(),
-                                 created_by_id=actor.id if actor else None, items=[
-        ChecklistTemplateItem(position=i, code=s.code, title=s.title, guidance=s.guidance,
-                              category=s.category.value, required=s.required,
-                              evidence_required=s.evidence_required)
-        for i, s in enumerate(specs, start=1)])
+    template = _checklist_version(specs, note, actor, latest + 1)
     db.session.add(template)
     db.session.flush()
     audit.record("checklist.version_created", "checklist_template", template.id, {
@@ -415,7 +437,7 @@ def create_application(seller: Seller, actor: User | None) -> Application:
     if seller.label_status == LabelStatus.REVOKED:
         raise ServiceError(f"{seller.display_name}'s Back Label was revoked; "
                            "revocation is final.")
-    template = current_template()
+    template = stored_template()
     now = utcnow()
     application = Application(
         seller_id=seller.id, template_id=template.id, status=ApplicationStatus.DRAFT.value,

@@ -287,7 +287,6 @@ def evidence_download(evidence_id: int) -> Response:
 @roles_required(*VIEW)
 def checklist() -> str:
     template = services.current_template()
-    db.session.commit()  # the default checklist is created on first use
     return render_template("vetting/checklist.html", template=template)
 
 

@@ -244,7 +244,7 @@ def test_application_forms(client: FlaskClient, login: Callable[..., object]) ->
 
 def test_checklist_edit_form(client: FlaskClient, login: Callable[..., object]) -> None:
     login("vetting")
-    client.get("/vetting/checklist")  # stores the default checklist
+    client.get("/vetting/checklist")  # a page view first, as a user would
     poster = Poster(client)
     item = st.fixed_dictionaries({
         "code": hostile(st.text("ABCDEFGH-0123456789", min_size=1, max_size=20), (20,)),

@@ -329,3 +329,24 @@ def test_checklist_edit_refuses_duplicate_codes(client: FlaskClient,
     assert "Item codes must be unique; repeated: A-1." in response.get_data(as_text=True)
     from vetting.models import ChecklistTemplate
     assert count(ChecklistTemplate) <= 1
+
+
+def test_reading_the_checklist_stores_nothing_and_a_first_edit_keeps_the_default_as_v1(
+        client: FlaskClient, login: Callable[..., object]) -> None:
+    from vetting.models import ChecklistTemplate
+
+    login("vetting")
+    audit_before = count(AuditEntry)
+    page = client.get("/vetting/checklist").get_data(as_text=True)
+    assert "saved as version 1 with the first application or edit" in page
+    assert "Saving creates version 2" in client.get("/vetting/checklist/edit").get_data(
+        as_text=True)
+    assert count(ChecklistTemplate) == 0
+    assert count(AuditEntry) == audit_before
+    response = post_form(client, "/vetting/checklist/edit", {
+        "note": "One item", "items-0-code": "LEGAL-1", "items-0-title": "Registration extract",
+        "items-0-category": "legal", "items-0-required": "y"})
+    assert response.status_code == 302
+    versions = db.session.execute(select(ChecklistTemplate.version, ChecklistTemplate.note)
+                                  .order_by(ChecklistTemplate.version)).all()
+    assert [tuple(v) for v in versions] == [(1, "Default checklist"), (2, "One item")]
