@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from compliance import exports, notices, reports, services
+from compliance import exports, jobs, notices, reports, services
 from compliance.csvexport import csv_filename, stream_csv
 from compliance.forms import (
     CaseDecisionForm,
@@ -203,7 +203,7 @@ def reports_page() -> Page:
                                             form.date_to.data, current_user)
             db.session.commit()
             if report.status == "queued" and reports.renders_in_request(report):
-                reports.render_now(report)
+                jobs.render_now(report)
                 db.session.commit()
         except ServiceError as exc:
             db.session.rollback()
