@@ -100,12 +100,10 @@ class Claim:
 
 def retry_policy(config: Mapping[str, Any], prefix: str) -> RetryPolicy:
     """The retry schedule from config `<prefix>_RETRY_BASE_SECONDS`, `_RETRY_CAP_SECONDS` and
-    `_MAX_ATTEMPTS` (the `RetryPolicy` defaults where one is missing)."""
-    default = RetryPolicy()
-    return RetryPolicy(
-        base_seconds=float(config.get(f"{prefix}_RETRY_BASE_SECONDS", default.base_seconds)),
-        cap_seconds=float(config.get(f"{prefix}_RETRY_CAP_SECONDS", default.cap_seconds)),
-        max_attempts=int(config.get(f"{prefix}_MAX_ATTEMPTS", default.max_attempts)))
+    `_MAX_ATTEMPTS`."""
+    return RetryPolicy(base_seconds=float(config[f"{prefix}_RETRY_BASE_SECONDS"]),
+                       cap_seconds=float(config[f"{prefix}_RETRY_CAP_SECONDS"]),
+                       max_attempts=int(config[f"{prefix}_MAX_ATTEMPTS"]))
 
 
 # ---------------------------------------------------------------- queries

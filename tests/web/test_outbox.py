@@ -196,10 +196,12 @@ def test_restart_and_give_up(app: Flask) -> None:
         "queued", 0, NOW + LEASE)
 
 
-def test_retry_policy_reads_the_prefixed_settings() -> None:
-    policy = outbox.retry_policy({"X_RETRY_BASE_SECONDS": 5, "X_MAX_ATTEMPTS": "4"}, "X")
-    assert policy == RetryPolicy(base_seconds=5.0, cap_seconds=RetryPolicy().cap_seconds,
-                                 max_attempts=4)
+def test_retry_policy_reads_the_prefixed_settings(app: Flask) -> None:
+    policy = outbox.retry_policy({"X_RETRY_BASE_SECONDS": 5, "X_RETRY_CAP_SECONDS": 600,
+                                  "X_MAX_ATTEMPTS": "4"}, "X")
+    assert policy == RetryPolicy(base_seconds=5.0, cap_seconds=600.0, max_attempts=4)
+    assert outbox.retry_policy(app.config, "REPORT") == RetryPolicy(
+        base_seconds=60.0, cap_seconds=3600.0, max_attempts=5)
 
 
 def test_concurrent_claims_skip_locked_rows_on_postgresql(app: Flask) -> None:

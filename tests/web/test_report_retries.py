@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -63,13 +63,13 @@ def clock(app: Flask) -> Clock:
 
 
 @pytest.fixture
-def full_disk(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], FullDisk]]:
+def full_disk(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], FullDisk]:
     def fail(times: int) -> FullDisk:
         disk = FullDisk(Path(app.config["REPORT_DIR"]), times)
         monkeypatch.setattr(Path, "write_bytes", lambda path, data: disk(path, data))
         return disk
 
-    yield fail
+    return fail
 
 
 @pytest.fixture
@@ -112,7 +112,8 @@ def test_a_full_disk_twice_is_retried_with_back_off_then_the_report_is_ready(
     first = report(document_id)
     assert (first.status, first.attempts) == ("queued", 1)
     assert "No space left on device" in first.last_error
-    assert disk.partial_writes and files(app) == []  # the half-written file is gone
+    assert disk.partial_writes
+    assert files(app) == []  # the half-written file is gone
     assert NOW + timedelta(seconds=48) <= first.next_attempt_at <= NOW + timedelta(seconds=60)
     detail = page(client, document_id)
     assert "Attempt 1 failed" in detail
