@@ -14,7 +14,7 @@
    The database is built in a child process (multiprocessing, spawn), so the peak memory
    reported below is that of a process that only renders reports.
 2. Times, with `time.perf_counter()`, `--repeats` renders of each report through the real
-   `compliance.reports.render_now` (median and min reported):
+   `compliance.jobs.render_now` (median and min reported):
    - the dossier of the dossier seller for 2026: total, pages, and the split into context
      build, HTML render and PDF (`render_pdf`, WeasyPrint inside `store`), measured by
      wrapping those module functions; and WeasyPrint alone on the SAME final HTML
@@ -65,7 +65,7 @@ from sqlalchemy import func, insert, select, update
 from werkzeug.security import generate_password_hash
 
 from app import create_app
-from compliance import reports
+from compliance import jobs, reports
 from compliance.models import Report, SuspensionReview
 from compliance.pdf import StaticOnlyFetcher
 from core import audit
@@ -559,7 +559,7 @@ def build_database(db_uri: str, workdir: str, sellers: int, orders_per_seller: i
 
 @dataclass
 class Run:
-    """One timed render through compliance.reports.render_now."""
+    """One timed render through compliance.jobs.render_now."""
 
     total: float
     context: float
@@ -637,7 +637,7 @@ def timed_render(kind: str, seller: Seller | None, actor: User, static_root: Pat
     gc.collect()
     with instrumented(timings, captured):
         t0, c0 = time.perf_counter(), time.process_time()
-        reports.render_now(report)
+        jobs.render_now(report)
         total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
     db.session.commit()
     assert report.status == "done"
@@ -654,7 +654,7 @@ def traced_peak_mb(kind: str, seller: Seller | None, actor: User) -> float:
     report = new_report(kind, seller, actor)
     tracemalloc.start()
     try:
-        reports.render_now(report)
+        jobs.render_now(report)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -665,7 +665,7 @@ def traced_peak_mb(kind: str, seller: Seller | None, actor: User) -> float:
 def profile(kind: str, seller: Seller | None, actor: User, top: int = 10) -> str:
     report = new_report(kind, seller, actor)
     profiler = cProfile.Profile()
-    profiler.runcall(reports.render_now, report)
+    profiler.runcall(jobs.render_now, report)
     db.session.commit()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)

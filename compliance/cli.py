@@ -19,7 +19,7 @@ reports_cli = AppGroup("reports", help="PDF audit dossiers and period reports.")
 
 @reports_cli.command("render-pending")
 def render_pending_command() -> None:
-    """Render every queued report (the scheduler does this every few seconds)."""
+    """Render every due report (the scheduler does this every few seconds)."""
     done = jobs.run_pending_reports()
     click.echo(f"{len(done)} report(s) rendered{': ' + ', '.join(done) if done else ''}")
 
@@ -41,11 +41,13 @@ def generate_command(kind: str, seller_id: int | None, date_from: date, date_to:
         raise click.ClickException(f"There is no seller number {seller_id}.")
     try:
         report = reports.request_report(kind, seller, date_from.date(), date_to.date(), actor)
-        reports.render_now(report)
+        jobs.render_now(report)
     except ServiceError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
     db.session.commit()
+    if report.status != "done":
+        raise click.ClickException(f"{report.document_id}: {report.last_error}")
     click.echo(f"{report.document_id}: {report.pages} pages, {report.size} bytes, "
                f"{report.render_ms} ms, sha256 {report.sha256}")
 

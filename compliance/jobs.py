@@ -9,36 +9,61 @@ from flask import current_app
 
 from compliance import mailer, notices, reports
 from compliance.models import Notice, Report
-from core.db import db
+from core import outbox
+from core.db import db, read_only
+from core.errors import ServiceError
 
 
-def run_pending_reports() -> list[str]:
-    """Render every queued report, showing progress; a report is claimed by one worker only."""
+def run_pending_reports(limit: int = 100) -> list[str]:
+    """Render due reports one at a time, at most `limit`; return the document ids rendered.
+    A report is claimed by one renderer only; a failed rendering is retried with back-off."""
     done = []
-    if reports.requeue_stale():
+    reports.requeue_stale()
+    db.session.commit()
+    for _ in range(limit):  # bounded: a backlog waits for the next run
+        claims = reports.claim_due()
         db.session.commit()
-    for report_id in reports.queued_reports():
-        if not reports.claim(report_id):
-            db.session.rollback()
-            continue
-        db.session.commit()
-        report = db.session.get(Report, report_id)
-        if report is None:
-            continue
-        started = time.perf_counter()
-        try:
-            html = reports.layout(report)
-            reports.store(report, html, started)
-            db.session.commit()
+        if not claims:
+            break
+        report = _render(claims[0])
+        if report is not None:
             done.append(report.document_id)
-        except Exception as exc:
-            db.session.rollback()
-            current_app.logger.exception("report %s failed", report_id)
-            report = db.session.get(Report, report_id)
-            if report is not None:
-                reports.fail(report, f"Rendering failed: {exc}")
-                db.session.commit()
     return done
+
+
+def render_now(report: Report) -> Report:
+    """Render a queued report in this process at once (small dossiers, the CLI); a failed
+    attempt is recorded and retried in the background."""
+    claim = reports.claim_now(report)
+    if claim is None:
+        raise ServiceError(f"Report {report.document_id} is being rendered already.")
+    db.session.commit()
+    _render(claim)
+    return report
+
+
+def _render(claim: outbox.Claim) -> Report | None:
+    """Lay out, render and keep a claimed report, committing after each step; the HTML is
+    built in a read transaction and the PDF with none open."""
+    started = time.perf_counter()
+    try:
+        report = db.session.get(Report, claim.row_id)
+        if report is None:
+            return None
+        with read_only():
+            html = reports.render_html(reports.build_context(report))
+        reports.record_progress(report, 60)
+        db.session.commit()
+        pdf = reports.render_document(html)
+        done = reports.store(claim, pdf, started)
+        db.session.commit()
+        return done
+    except Exception as exc:
+        db.session.rollback()
+        current_app.logger.exception("report %s failed", claim.row_id)
+        reports.record_failure(claim, f"Rendering failed: {exc}")
+        db.session.commit()
+        return None
 
 
 def run_notice_outbox(limit: int = 20, max_batches: int = 10) -> list[str]:
@@ -50,8 +75,8 @@ def run_notice_outbox(limit: int = 20, max_batches: int = 10) -> list[str]:
     A failed attempt is retried on the back-off schedule.
     """
     sent: list[str] = []
-    if notices.requeue_stale():
-        db.session.commit()
+    notices.requeue_stale()
+    db.session.commit()
     for _batch in range(max_batches):  # bounded: a backlog waits for the next run
         claims = notices.claim_due(limit)
         db.session.commit()
@@ -64,8 +89,8 @@ def run_notice_outbox(limit: int = 20, max_batches: int = 10) -> list[str]:
     return sent
 
 
-def _send_one(claim: notices.Claim) -> str | None:
-    notice = db.session.get(Notice, claim.notice_id)
+def _send_one(claim: outbox.Claim) -> str | None:
+    notice = db.session.get(Notice, claim.row_id)
     if notice is None:
         return None
     try:
@@ -81,7 +106,7 @@ def _send_one(claim: notices.Claim) -> str | None:
         notices.record_failure(claim, str(exc))
     except Exception as exc:
         db.session.rollback()
-        current_app.logger.exception("notice %s failed", claim.notice_id)
+        current_app.logger.exception("notice %s failed", claim.row_id)
         notices.record_failure(claim, f"{type(exc).__name__}: {exc}")
     else:
         done = notices.record_sent(claim, outcome)

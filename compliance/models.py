@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, synonym
 
 from core.clock import utcnow
 from core.db import db
 from core.models import User
+from core.outbox import OutboxMixin, OutboxStatuses
 from vetting.models import LabelEvent, Seller
 
 
@@ -59,12 +60,18 @@ class SellerCase(db.Model):  # type: ignore[name-defined,misc]
     __mapper_args__ = {"version_id_col": version}
 
 
-class Report(db.Model):  # type: ignore[name-defined,misc]
-    """A generated PDF report: what, for whom, by whom, and the SHA-256 of the file."""
+class Report(OutboxMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A generated PDF report: what, for whom, by whom, and the SHA-256 of the file.
+
+    Rendering runs through this row as an outbox (core.outbox): queued -> rendering (claimed)
+    -> done, or back to queued after a failed attempt, or failed after the last one.
+    """
 
     __tablename__ = "reports"
     __table_args__ = (Index("ix_reports_request", "kind", "seller_id", "date_from", "date_to",
                             "status"),)
+    outbox_statuses = OutboxStatuses(queued="queued", claimed="rendering", done="done",
+                                      dead="failed")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -72,12 +79,9 @@ class Report(db.Model):  # type: ignore[name-defined,misc]
     seller_id: Mapped[int | None] = mapped_column(ForeignKey("sellers.id"))
     date_from: Mapped[date]
     date_to: Mapped[date]
-    status: Mapped[str] = mapped_column(String(10), default="queued")
     progress: Mapped[int] = mapped_column(default=0)
-    message: Mapped[str] = mapped_column(Text, default="")
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     size: Mapped[int | None]
@@ -87,14 +91,21 @@ class Report(db.Model):  # type: ignore[name-defined,misc]
     seller: Mapped[Seller | None] = relationship()
     requested_by: Mapped[User | None] = relationship()
 
+    started_at = synonym("claimed_at")  # when the latest rendering attempt started
 
-class Notice(db.Model):  # type: ignore[name-defined,misc]
+    def retry_key(self) -> str:
+        """Retries of a report are spread by its document id."""
+        return self.document_id
+
+
+class Notice(OutboxMixin, db.Model):  # type: ignore[name-defined,misc]
     """A notice with a statement of reasons sent to a seller, and its delivery state.
 
     The content is fixed when the decision is taken (same transaction); the PDF is rendered
     from `document_html` by the sender and kept in `pdf`. Delivery runs through this row as
-    an outbox: queued -> sending (claimed) -> sent, or back to queued after a failed attempt,
-    or dead after the last one. `message_id` never changes, so a re-send is the same message.
+    an outbox (core.outbox): queued -> sending (claimed) -> sent, or back to queued after a
+    failed attempt, or dead after the last one. `message_id` never changes, so a re-send is
+    the same message.
     """
 
     __tablename__ = "notices"
@@ -102,6 +113,8 @@ class Notice(db.Model):  # type: ignore[name-defined,misc]
         UniqueConstraint("label_event_id", "kind", name="uq_notices_event_kind"),
         Index("ix_notices_due", "status", "next_attempt_at"),
     )
+    outbox_statuses = OutboxStatuses(queued="queued", claimed="sending", done="sent",
+                                      dead="dead")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
@@ -120,12 +133,10 @@ class Notice(db.Model):  # type: ignore[name-defined,misc]
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(8), default="queued")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[datetime | None]
-    last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None]
 
     seller: Mapped[Seller] = relationship()
+
+    def retry_key(self) -> str:
+        """Retries of a notice are spread by its Message-ID."""
+        return self.message_id

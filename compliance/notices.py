@@ -2,10 +2,11 @@
 renewal and revocation, kept in the seller's file and sent through an outbox.
 
 The listeners run inside the transaction of the label decision, so a notice exists exactly
-when its decision does. Delivery is at least once: a sender claims due notices (FOR UPDATE
-SKIP LOCKED on PostgreSQL, a conditional update everywhere), commits the claim, sends with no
-transaction open, then records the outcome. A sender that dies mid-send leaves a stale claim
-that is put back in the queue; the re-send carries the same Message-ID.
+when its decision does. Delivery runs through the notice's row as an outbox (core.outbox) and
+is at least once: a sender claims due notices, commits the claim, sends with no transaction
+open, then records the outcome. A sender that dies mid-send leaves a claim whose lease
+(NOTICE_CLAIM_TIMEOUT_SECONDS) runs out and is put back in the queue; the re-send carries the
+same Message-ID.
 
 Services flush; the job, the CLI and the views commit.
 """
@@ -16,7 +17,6 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,8 @@ from compliance.statement import (
     compute_notice_kind,
     compute_statement,
 )
-from core import audit
-from core.backoff import RetryPolicy, compute_retry
+from core import audit, outbox
+from core.backoff import RetryPolicy
 from core.clock import utcnow
 from core.db import db
 from core.errors import ServiceError
@@ -286,49 +286,31 @@ def ensure_pdf(notice: Notice) -> bytes:
 
 
 def _policy() -> RetryPolicy:
-    cfg = current_app.config
-    return RetryPolicy(base_seconds=float(cfg["NOTICE_RETRY_BASE_SECONDS"]),
-                       cap_seconds=float(cfg["NOTICE_RETRY_CAP_SECONDS"]),
-                       max_attempts=int(cfg["NOTICE_MAX_ATTEMPTS"]))
+    return outbox.retry_policy(current_app.config, "NOTICE")
+
+
+def _audit_if_dead(notice: Notice) -> None:
+    if outbox.is_dead(notice):
+        audit.record("notice.dead", "seller", notice.seller_id, {
+            "notice": notice.reference, "attempts": notice.attempts, "error": notice.last_error})
 
 
 def requeue_stale() -> int:
     """Count the attempt of a sender that stopped mid-send (it may have crashed on this very
-    notice) and queue the notice again per the back-off schedule, or give it up as dead."""
-    timeout = timedelta(seconds=float(current_app.config["NOTICE_CLAIM_TIMEOUT_SECONDS"]))
-    stale = list(db.session.execute(select(Notice).where(
-        Notice.status == "sending", Notice.claimed_at < utcnow() - timeout)
-        .with_for_update(skip_locked=True)).scalars())
-    for notice in stale:  # the claim timeout was the wait: due again now unless dead
-        _count_failure(notice, "The sender stopped during the attempt; sent again with the "
-                               "same Message-ID.", retry_now=True)
+    notice) and queue the notice again at once, or give it up as dead."""
+    stale = outbox.requeue_expired(
+        Notice, "The sender stopped during the attempt; sent again with the same Message-ID.",
+        _policy(), utcnow())
+    for notice in stale:
+        _audit_if_dead(notice)
     return len(stale)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A notice claimed by one sender: the row id and the token that proves the claim."""
-
-    notice_id: int
-    token: str
-
-
-def claim_due(limit: int = 20) -> list[Claim]:
+def claim_due(limit: int = 20) -> list[outbox.Claim]:
     """Claim up to `limit` due notices for this sender; concurrent senders skip them."""
     now = utcnow()
-    ids = list(db.session.execute(
-        select(Notice.id).where(Notice.status == "queued", Notice.next_attempt_at <= now)
-        .order_by(Notice.next_attempt_at, Notice.id).limit(limit)
-        .with_for_update(skip_locked=True)).scalars())
-    claims = []
-    for notice_id in ids:
-        token = secrets.token_hex(8)
-        result = db.session.execute(update(Notice).where(
-            Notice.id == notice_id, Notice.status == "queued").values(
-            status="sending", claim_token=token, claimed_at=now))
-        if result.rowcount:  # type: ignore[attr-defined]
-            claims.append(Claim(notice_id, token))
-    return claims
+    lease = timedelta(seconds=float(current_app.config["NOTICE_CLAIM_TIMEOUT_SECONDS"]))
+    return outbox.claim(outbox.due(Notice, now), Notice, now, lease, limit)
 
 
 def message_for(notice: Notice) -> Any:
@@ -339,20 +321,12 @@ def message_for(notice: Notice) -> Any:
         pdf=ensure_pdf(notice), pdf_name=pdf_name(notice), config=current_app.config)
 
 
-def _claimed(claim: Claim) -> Notice | None:
-    notice = db.session.get(Notice, claim.notice_id)
-    if notice is None or notice.status != "sending" or notice.claim_token != claim.token:
-        return None
-    return notice
-
-
-def record_sent(claim: Claim, outcome: str) -> Notice | None:
+def record_sent(claim: outbox.Claim, outcome: str) -> Notice | None:
     """Mark a claimed notice sent (unless the claim was lost meanwhile)."""
-    notice = _claimed(claim)
+    notice = outbox.record_success(Notice, claim)
     if notice is None:
         return None
-    notice.attempts += 1
-    notice.status, notice.sent_at, notice.claim_token = "sent", utcnow(), None
+    notice.sent_at = utcnow()
     db.session.flush()
     audit.record("notice.sent", "seller", notice.seller_id, {
         "notice": notice.reference, "message_id": notice.message_id,
@@ -360,29 +334,12 @@ def record_sent(claim: Claim, outcome: str) -> Notice | None:
     return notice
 
 
-def record_failure(claim: Claim, error: str) -> Notice | None:
+def record_failure(claim: outbox.Claim, error: str) -> Notice | None:
     """Count a failed attempt: queue the next one per the back-off schedule, or give up."""
-    notice = _claimed(claim)
-    if notice is None:
-        return None
-    _count_failure(notice, error)
+    notice = outbox.record_failure(Notice, claim, error, _policy(), utcnow())
+    if notice is not None:
+        _audit_if_dead(notice)
     return notice
-
-
-def _count_failure(notice: Notice, error: str, retry_now: bool = False) -> None:
-    notice.attempts += 1
-    notice.last_error = error[:2000]
-    notice.claim_token = None
-    retry = compute_retry(notice.attempts, notice.message_id, utcnow(), _policy())
-    if retry.dead or retry.next_attempt_at is None:
-        notice.status = "dead"
-        db.session.flush()
-        audit.record("notice.dead", "seller", notice.seller_id, {
-            "notice": notice.reference, "attempts": notice.attempts, "error": notice.last_error})
-    else:
-        notice.status = "queued"
-        notice.next_attempt_at = utcnow() if retry_now else retry.next_attempt_at
-        db.session.flush()
 
 
 def send_again(notice: Notice, actor: User) -> Notice:
@@ -391,11 +348,7 @@ def send_again(notice: Notice, actor: User) -> Notice:
         raise ServiceError(f"Notice {notice.reference} is {notice.status} already; it will be "
                            "sent without being asked.")
     before = notice.status
-    result = db.session.execute(update(Notice).where(
-        Notice.id == notice.id, Notice.status == before).values(
-        status="queued", attempts=0, next_attempt_at=utcnow(), claim_token=None, sent_at=None,
-        last_error=""))
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not outbox.restart(Notice, notice.id, before, utcnow(), sent_at=None, last_error=""):
         raise ServiceError(f"Notice {notice.reference} changed meanwhile; reload the page.")
     db.session.refresh(notice)
     audit.record("notice.send_again", "seller", notice.seller_id, {

@@ -1,7 +1,10 @@
 """Audit dossiers and period reports: plain-value contexts, rendering, storage, verification.
 
-Services flush; the job and the views commit. A report's SHA-256 and a row describing it are
-kept so that a downloaded copy can be checked later.
+A report is rendered through its row as an outbox (core.outbox): claimed with a token and a
+lease, retried with back-off after a failed attempt (a full disk, say), failed after the last
+one with no partial file left. Services flush; the jobs, the CLI and the views commit. A
+report's SHA-256 and a row describing it are kept so that a downloaded copy can be checked
+later.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select
 
 from compliance.models import Report, SuspensionReview
-from compliance.pdf import render_pdf
-from core import audit
+from compliance.pdf import RenderedPdf, render_pdf
+from core import audit, outbox
+from core.backoff import RetryPolicy
 from core.clock import utcnow
-from core.db import db, lock, read_only
+from core.db import db, lock
 from core.errors import ServiceError
 from core.models import AuditEntry, User
 from qc.chart import render_cusum_svg
@@ -61,7 +65,8 @@ def check_range(date_from: date, date_to: date) -> None:
 
 def request_report(kind: str, seller: Seller | None, date_from: date, date_to: date,
                    actor: User) -> Report:
-    """Queue a report, or return the identical one already queued or rendering."""
+    """Queue a report, or return the identical one already queued or rendering; one that has
+    stalled (a failed attempt, or a renderer that stopped) is given up for a new one."""
     if kind not in KINDS:
         raise ServiceError("Choose a dossier or a period report.", "kind")
     if kind == "dossier" and seller is None:
@@ -69,20 +74,24 @@ def request_report(kind: str, seller: Seller | None, date_from: date, date_to: d
     check_range(date_from, date_to)
     seller_id = seller.id if kind == "dossier" and seller is not None else None
     lock(f"report:{kind}:{seller_id}:{date_from}:{date_to}")
+    now = utcnow()
     same = db.session.execute(select(Report).where(
         Report.kind == kind, Report.seller_id.is_(None) if seller_id is None
         else Report.seller_id == seller_id, Report.date_from == date_from,
         Report.date_to == date_to, Report.status.in_(["queued", "rendering"]))).scalars().first()
-    if same is not None:
+    if same is not None and not outbox.is_stalled(same, now):
         return same
     report = Report(document_id=secrets.token_hex(8).upper(), kind=kind, seller_id=seller_id,
                     date_from=date_from, date_to=date_to, status="queued",
-                    requested_by_id=actor.id, requested_at=utcnow())
+                    requested_by_id=actor.id, requested_at=now, next_attempt_at=now)
     db.session.add(report)
     db.session.flush()
-    audit.record("report.requested", "report", report.document_id,
-                 {"kind": kind, "seller_id": seller_id, "from": date_from.isoformat(),
-                  "to": date_to.isoformat()}, actor)
+    payload: dict[str, Any] = {"kind": kind, "seller_id": seller_id,
+                               "from": date_from.isoformat(), "to": date_to.isoformat()}
+    if same is not None:
+        _fail_for_good(same, f"Asked for again; replaced by report {report.document_id}.")
+        payload["replaces"] = same.document_id
+    audit.record("report.requested", "report", report.document_id, payload, actor)
     return report
 
 
@@ -93,20 +102,6 @@ def renders_in_request(report: Report) -> bool:
     orders = db.session.execute(select(func.count()).select_from(TestOrder).where(
         TestOrder.seller_id == report.seller_id)).scalar_one()
     return orders <= SYNC_DOSSIER_MAX_ORDERS
-
-
-def claim(report_id: int) -> bool:
-    """Mark a queued report as rendering; False if another worker claimed it first."""
-    result = db.session.execute(update(Report).where(
-        Report.id == report_id, Report.status == "queued").values(
-        status="rendering", started_at=utcnow(), progress=5))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def queued_reports() -> list[int]:
-    """Ids of queued reports, oldest first."""
-    return list(db.session.execute(select(Report.id).where(Report.status == "queued")
-                                   .order_by(Report.requested_at, Report.id)).scalars())
 
 
 def report_path(report: Report) -> Path:
@@ -132,32 +127,75 @@ def render_html(context: Mapping[str, Any]) -> str:
     return render_template(f"reports/{context['kind']}.html", **context)
 
 
-def layout(report: Report) -> str:
-    """Build a report's HTML inside a read transaction (no write lock while it is built)."""
-    with read_only():
-        html = render_html(build_context(report))
-    report.progress = 60
-    db.session.commit()
-    return html
+def render_document(html: str) -> RenderedPdf:
+    """Lay a report's HTML out as a PDF (no database access: call it with no transaction
+    open)."""
+    return render_pdf(html, Path(current_app.static_folder or "static"))
 
 
-def store(report: Report, html: str, started: float) -> Report:
-    """Render the PDF (outside any transaction), keep the file, record hash, size, pages."""
-    path = report_path(report)
-    db.session.commit()
-    pdf = render_pdf(html, Path(current_app.static_folder or "static"))
+# ---------------------------------------------------------------- rendering through the outbox
+
+
+def _policy() -> RetryPolicy:
+    return outbox.retry_policy(current_app.config, "REPORT")
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=float(current_app.config["REPORT_CLAIM_TIMEOUT_SECONDS"]))
+
+
+def _partial_path(report: Report) -> Path:
+    return report_path(report).with_suffix(".tmp")
+
+
+def _started(claims: list[outbox.Claim]) -> list[outbox.Claim]:
+    for claim in claims:
+        report = db.session.get(Report, claim.row_id)
+        if report is not None:
+            report.progress = 5
+    db.session.flush()
+    return claims
+
+
+def claim_due(limit: int = 1) -> list[outbox.Claim]:
+    """Claim up to `limit` due reports for this renderer; concurrent renderers skip them."""
+    now = utcnow()
+    return _started(outbox.claim(outbox.due(Report, now), Report, now, _lease(), limit))
+
+
+def claim_now(report: Report) -> outbox.Claim | None:
+    """Claim a queued report to render it in this process at once (small dossiers, the CLI);
+    None when it is not waiting in the queue."""
+    claim = outbox.claim_one(Report, report.id, utcnow(), _lease())
+    return _started([claim])[0] if claim is not None else None
+
+
+def record_progress(report: Report, percent: int) -> None:
+    """Show how far a rendering has come on the report's page."""
+    report.progress = percent
+    db.session.flush()
+
+
+def store(claim: outbox.Claim, pdf: RenderedPdf, started: float) -> Report | None:
+    """Keep a rendered report's file and record hash, size and pages; None (nothing kept)
+    when the claim was lost meanwhile. A failed write leaves no partial file."""
+    report = outbox.held(Report, claim)
+    if report is None:
+        return None
+    path, partial = report_path(report), _partial_path(report)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pdf.data)
-    tmp.replace(path)
+    try:
+        partial.write_bytes(pdf.data)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     report.sha256 = hashlib.sha256(pdf.data).hexdigest()
     report.size = len(pdf.data)
     report.pages = pdf.pages
-    report.status = "done"
     report.progress = 100
     report.finished_at = utcnow()
     report.render_ms = int((time.perf_counter() - started) * 1000)
-    db.session.flush()
+    outbox.succeed(report)
     audit.record("report.generated", "report", report.document_id, {
         "kind": report.kind, "seller_id": report.seller_id,
         "from": report.date_from.isoformat(), "to": report.date_to.isoformat(),
@@ -165,27 +203,40 @@ def store(report: Report, html: str, started: float) -> Report:
     return report
 
 
-def fail(report: Report, message: str) -> None:
-    """Record that rendering failed, with the reason shown on the report page."""
-    report.status = "failed"
-    report.message = message[:2000]
-    report.finished_at = utcnow()
+def _after_failure(report: Report) -> None:
+    """Remove what a failed attempt left on disk; note a report that has failed for good."""
+    _partial_path(report).unlink(missing_ok=True)
+    report.progress = 0
+    if outbox.is_dead(report):
+        report_path(report).unlink(missing_ok=True)
+        report.finished_at = utcnow()
+        audit.record("report.failed", "report", report.document_id, {
+            "kind": report.kind, "attempts": report.attempts, "error": report.last_error})
     db.session.flush()
 
 
-def render_now(report: Report) -> Report:
-    """Render a report in one go (small dossiers, the CLI); commits as it goes."""
-    started = time.perf_counter()
-    report.status, report.started_at = "rendering", utcnow()
-    return store(report, layout(report), started)
+def _fail_for_good(report: Report, reason: str) -> None:
+    outbox.give_up(report, reason)
+    _after_failure(report)
 
 
-def requeue_stale(older_than: timedelta = timedelta(minutes=15)) -> int:
-    """Put reports left "rendering" by a stopped worker back in the queue."""
-    result = db.session.execute(update(Report).where(
-        Report.status == "rendering", Report.started_at < utcnow() - older_than).values(
-        status="queued", progress=0))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def record_failure(claim: outbox.Claim, error: str) -> Report | None:
+    """Count a failed rendering: retried after the back-off, or failed after the last
+    attempt; None when the claim was lost meanwhile."""
+    report = outbox.record_failure(Report, claim, error, _policy(), utcnow())
+    if report is not None:
+        _after_failure(report)
+    return report
+
+
+def requeue_stale() -> int:
+    """Count the attempt of a renderer that stopped mid-render (it may have crashed on this
+    very report) and queue the report again, or mark it failed after the last attempt."""
+    stale = outbox.requeue_expired(Report, "The renderer stopped during the attempt.",
+                                   _policy(), utcnow())
+    for report in stale:
+        _after_failure(report)
+    return len(stale)
 
 
 def record_download(report: Report, actor: User) -> None:

@@ -21,7 +21,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from compliance import exports, notices, reports, services
+from compliance import exports, jobs, notices, reports, services
 from compliance.csvexport import csv_filename, stream_csv
 from compliance.forms import (
     CaseDecisionForm,
@@ -177,7 +177,7 @@ def reports_page() -> Page:
         report = run_service(lambda: _request_report(form), form=form)
         if report is not None:
             if report.status == "queued" and reports.renders_in_request(report):
-                reports.render_now(report)
+                jobs.render_now(report)
                 db.session.commit()
             return redirect(url_for("compliance.report_detail", document_id=report.document_id))
     page = render_template("compliance/reports.html", form=form,

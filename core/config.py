@@ -57,6 +57,15 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REPORT_DIR": str(instance / "reports"),  # generated PDFs
         "SCHEDULER_LOCK_FILE": str(instance / "scheduler.lock"),  # one scheduler (SQLite)
 
+        # ---- reports rendered in the background (README, "Reports and exports")
+        # a failed render is retried after the base delay, doubling up to the cap (with
+        # jitter), and fails for good after N attempts; a render that holds its claim longer
+        # than the claim timeout counts as a failed attempt
+        "REPORT_MAX_ATTEMPTS": 5,
+        "REPORT_RETRY_BASE_SECONDS": 60,
+        "REPORT_RETRY_CAP_SECONDS": 3600,
+        "REPORT_CLAIM_TIMEOUT_SECONDS": 900,
+
         # ---- webhooks
         "WEBHOOK_TIMEOUT_SECONDS": 5,  # an endpoint's time to answer one attempt
         # the first retry delay, doubling up to the cap (with jitter); dead after N failures

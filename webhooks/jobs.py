@@ -43,8 +43,9 @@ def deliver_due(now: datetime | None = None, limit: int = DEFAULT_BATCH) -> Deli
     start = now or utcnow()
     lease = timedelta(seconds=(timeout + 5) * max(limit, 1) + 60)
     with read_only():  # an idle run takes no write lock
-        if db.session.execute(services.due_deliveries(start).limit(1)).first() is None:
+        if not services.has_work(start):
             return DeliveryRun()
+    services.requeue_stale(start)
     claims = services.claim_due(start, limit, lease)
     db.session.commit()
     run = DeliveryRun()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import utcnow
 from core.db import db
 from core.models import User
+from core.outbox import OutboxMixin, OutboxStatuses
 from vetting.models import Seller
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
@@ -52,8 +53,12 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     seller: Mapped[Seller] = relationship()
 
 
-class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
-    """The sending of one event to one endpoint: pending until delivered or dead."""
+class WebhookDelivery(OutboxMixin, db.Model):  # type: ignore[name-defined,misc]
+    """The sending of one event to one endpoint: pending until delivered or dead.
+
+    An outbox row (core.outbox); a delivery being sent stays "pending" to its readers, with a
+    claim token and a lease (`claimed_until`): after that (the sender died) it is requeued.
+    """
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
@@ -62,23 +67,20 @@ class WebhookDelivery(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_queue", "endpoint_id", "seller_id", "status", "event_id"),
     )
+    outbox_statuses = OutboxStatuses(queued="pending", claimed="pending", done="delivered",
+                                      dead="dead")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"))
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
     seller_id: Mapped[int]  # copied from the event: the ordering queue is per endpoint and seller
-    status: Mapped[str] = mapped_column(String(12), default="pending")
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # A claimed delivery is being sent until `locked_until`; after that (the sender died) it
-    # is claimable again. `claim_token` lets only the current claimer record the outcome.
-    locked_until: Mapped[datetime | None]
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    last_attempt_at: Mapped[datetime | None]
     last_status_code: Mapped[int | None]
-    last_error: Mapped[str] = mapped_column(String(500), default="")
     delivered_at: Mapped[datetime | None]
     died_at: Mapped[datetime | None]
 
     event: Mapped[WebhookEvent] = relationship()
     endpoint: Mapped[WebhookEndpoint] = relationship()
+
+    def retry_key(self) -> str:
+        """Retries of a delivery are spread by its event and endpoint."""
+        return f"{self.event.idempotency_key}:{self.endpoint_id}"

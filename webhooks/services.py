@@ -6,10 +6,11 @@ The label facts in the body (status, valid-until, sampling state) are filled in 
 that transaction commits, so they show the label as the change left it, including work
 done after the event (e.g. the sampling state a renewal sets).
 
-Sending (see webhooks/jobs.py): `claim_due` marks due deliveries as being sent for a lease
-period and returns plain values; the HTTP request runs outside any transaction; then
-`record_outcome` stores the result. A sender that dies leaves its claims to expire and be
-sent again (at least once; receivers dedupe by the idempotency key).
+Sending (see webhooks/jobs.py) runs through the delivery rows as an outbox (core.outbox):
+`claim_due` marks due deliveries as being sent for a lease period and returns plain values;
+the HTTP request runs outside any transaction; then `record_outcome` stores the result. A
+sender that dies leaves its claims to expire, which counts as a failed attempt, and be sent
+again (at least once; receivers dedupe by the idempotency key).
 
 Order: per endpoint and seller, a delivery is not sent while an earlier event for the same
 seller is still pending there (head-of-line). A dead delivery no longer blocks; redelivering
@@ -26,11 +27,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import Select, event, exists, func, or_, select, update
+from sqlalchemy import Select, event, exists, func, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from core import audit
-from core.backoff import RetryPolicy, compute_retry
+from core import audit, outbox
+from core.backoff import RetryPolicy
 from core.clock import utcnow
 from core.db import db, lock
 from core.errors import ServiceError
@@ -196,13 +197,9 @@ def redeliver(delivery: WebhookDelivery, actor: User | None) -> WebhookDelivery:
         raise ServiceError("The endpoint is deactivated; reactivate it first.")
     previous = {"attempts": delivery.attempts, "last_error": delivery.last_error,
                 "last_status_code": delivery.last_status_code}
-    delivery.status = "pending"
-    delivery.attempts = 0
-    delivery.next_attempt_at = utcnow()
-    delivery.locked_until = None
-    delivery.claim_token = None
-    delivery.died_at = None
-    db.session.flush()
+    if not outbox.restart(WebhookDelivery, delivery.id, "dead", utcnow(), died_at=None):
+        raise ServiceError("This delivery changed meanwhile; reload the page.")
+    db.session.refresh(delivery)
     audit.record("webhook.redelivered", "webhook_delivery", delivery.id,
                  {"event": delivery.event.idempotency_key, "topic": delivery.event.topic,
                   "endpoint_id": delivery.endpoint_id, "seller_id": delivery.seller_id,
@@ -262,17 +259,20 @@ def deliveries(endpoint_id: int | None = None,
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(outbox.Claim):
     """A delivery claimed for sending: everything the request needs, as plain values."""
 
-    delivery_id: int
-    token: str
     endpoint_id: int
     url: str
     secret: str = field(repr=False)
     event_key: str
     topic: str
     body: str
+
+    @property
+    def delivery_id(self) -> int:
+        """The claimed delivery's id."""
+        return self.row_id
 
 
 @dataclass(frozen=True)
@@ -291,87 +291,70 @@ def timeout_seconds() -> float:
 
 def retry_policy() -> RetryPolicy:
     """The retry schedule, from config WEBHOOK_RETRY_BASE_SECONDS, _CAP_SECONDS, MAX_ATTEMPTS."""
-    config = current_app.config
-    return RetryPolicy(base_seconds=float(config["WEBHOOK_RETRY_BASE_SECONDS"]),
-                       cap_seconds=float(config["WEBHOOK_RETRY_CAP_SECONDS"]),
-                       max_attempts=int(config["WEBHOOK_MAX_ATTEMPTS"]))
+    return outbox.retry_policy(current_app.config, "WEBHOOK")
 
 
 def due_deliveries(now: datetime) -> Select[tuple[WebhookDelivery]]:
-    """Pending, due, unclaimed deliveries to active endpoints that are first in their queue."""
+    """Due, unclaimed deliveries to active endpoints that are first in their queue."""
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(earlier.endpoint_id == WebhookDelivery.endpoint_id,
                              earlier.seller_id == WebhookDelivery.seller_id,
                              earlier.status == "pending",
                              earlier.event_id < WebhookDelivery.event_id)
-    return (select(WebhookDelivery)
+    return (outbox.due(WebhookDelivery, now)
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.status == "pending",
-                   WebhookDelivery.next_attempt_at <= now,
-                   WebhookEndpoint.active.is_(True),
-                   or_(WebhookDelivery.locked_until.is_(None),
-                       WebhookDelivery.locked_until <= now),
-                   ~blocked)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
+            .where(WebhookEndpoint.active.is_(True), ~blocked))
+
+
+def has_work(now: datetime) -> bool:
+    """Whether a delivery is due or a sender's lease has run out (a read, no lock taken)."""
+    return any(db.session.execute(stmt.limit(1)).first() is not None for stmt in (
+        due_deliveries(now), outbox.expired(WebhookDelivery, now)))
+
+
+def requeue_stale(now: datetime) -> int:
+    """Count the attempt of a sender that stopped mid-request as failed and queue the
+    delivery again at once, or give it up as dead after the last attempt."""
+    stale = outbox.requeue_expired(
+        WebhookDelivery, "The sender stopped during the request; the event is sent again.",
+        retry_policy(), now)
+    for delivery in stale:
+        if outbox.is_dead(delivery):
+            delivery.died_at = now
+    db.session.flush()
+    return len(stale)
 
 
 def claim_due(now: datetime, limit: int, lease: timedelta) -> list[Claim]:
     """Claim up to `limit` due deliveries for `lease`; rows another sender holds are skipped."""
-    rows = db.session.execute(
-        due_deliveries(now).limit(limit)
-        .with_for_update(of=WebhookDelivery, skip_locked=True)).scalars().all()
     claims = []
-    for delivery in rows:
-        delivery.claim_token = secrets.token_hex(16)
-        delivery.locked_until = now + lease
-        delivery.attempts += 1  # counted now, so a request that kills the sender counts too
-        delivery.last_attempt_at = now
-        claims.append(Claim(delivery.id, delivery.claim_token, delivery.endpoint_id,
+    for claimed in outbox.claim(due_deliveries(now), WebhookDelivery, now, lease, limit):
+        delivery = db.session.get_one(WebhookDelivery, claimed.row_id)
+        claims.append(Claim(claimed.row_id, claimed.token, delivery.endpoint_id,
                             delivery.endpoint.url, delivery.endpoint.secret,
                             delivery.event.idempotency_key, delivery.event.topic,
                             delivery.event.body))
-    db.session.flush()
     return claims
-
-
-def _held(claim: Claim) -> WebhookDelivery | None:
-    delivery = db.session.execute(
-        select(WebhookDelivery).where(WebhookDelivery.id == claim.delivery_id)
-        .with_for_update()).scalar()
-    if delivery is None or delivery.claim_token != claim.token:
-        return None  # the lease ran out and another sender took it over
-    return delivery
 
 
 def record_outcome(claim: Claim, outcome: Outcome, now: datetime) -> WebhookDelivery | None:
     """Store a request's result: delivered, retried later, or dead after the last attempt."""
-    delivery = _held(claim)
+    delivery = outbox.held(WebhookDelivery, claim)
     if delivery is None:
-        return None
-    delivery.claim_token = None
-    delivery.locked_until = None
+        return None  # the lease ran out and another sender took it over
     delivery.last_status_code = outcome.status_code
     if outcome.ok:
-        delivery.status = "delivered"
         delivery.delivered_at = now
         delivery.last_error = ""
+        outbox.succeed(delivery)
     else:
-        delivery.last_error = outcome.error[:500]
-        decision = compute_retry(delivery.attempts, f"{claim.event_key}:{claim.endpoint_id}",
-                                 now, retry_policy())
-        if decision.dead or decision.next_attempt_at is None:
-            delivery.status = "dead"
+        outbox.fail(delivery, outcome.error, retry_policy(), now)
+        if outbox.is_dead(delivery):
             delivery.died_at = now
-        else:
-            delivery.next_attempt_at = decision.next_attempt_at
     db.session.flush()
     return delivery
 
 
 def release(claim: Claim) -> None:
     """Give a claim back untried (its endpoint just failed); the attempt does not count."""
-    db.session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == claim.delivery_id,
-               WebhookDelivery.claim_token == claim.token)
-        .values(claim_token=None, locked_until=None, attempts=WebhookDelivery.attempts - 1))
+    outbox.release(WebhookDelivery, claim)
