@@ -25,7 +25,7 @@ from core.errors import ConflictError, ServiceError
 from core.models import User
 from qc import events
 from qc.catalog import Severity
-from qc.listing_csv import parse_listing_csv
+from qc.listing_csv import listing_import_payload, parse_listing_csv
 from qc.models import (
     Checkpoint,
     Inspection,
@@ -44,7 +44,18 @@ from qc.orders import (
     OrderStatus,
     OrderTransitionError,
     PackageCondition,
-    ensure_order_transition,
+    arrival_details,
+    closing_details,
+    compute_order_move,
+    inspection_details,
+    placement_details,
+    reason_details,
+)
+from qc.plan_records import (
+    compute_verify_result,
+    plan_created_payload,
+    plan_run_columns,
+    seed_revealed_payload,
 )
 from qc.sampling import (
     DEFAULT_RATES,
@@ -58,12 +69,17 @@ from qc.sampling import (
     compute_plan,
     compute_plan_differences,
     inputs_from_json,
-    inputs_to_json,
     new_seed,
     parse_period,
-    plan_fingerprint,
 )
-from qc.scoring import CheckpointOutcome, Grade, InspectionFacts, check_battery, compute_score
+from qc.scoring import (
+    CheckpointOutcome,
+    Grade,
+    InspectionFacts,
+    check_battery,
+    compute_score,
+    inspection_payload,
+)
 from qc.signal_csv import MAX_COUNT, SignalRow, parse_signal_csv, signal_key
 from qc.signals import (
     WINDOW_MONTHS,
@@ -250,8 +266,7 @@ def import_listings(data: bytes, filename: str, actor: User) -> ListingImportOut
             updated += 1
     db.session.flush()
     audit.record("listing.imported", "listing_import", filename[:64],
-                 {"filename": filename, "rows": len(resolved), "created": created,
-                  "updated": updated}, actor)
+                 listing_import_payload(filename, len(resolved), created, updated), actor)
     return ListingImportOutcome(created, updated, ())
 
 
@@ -455,10 +470,8 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
     inputs = planning_inputs(period)
     seed = new_seed()
     plan = compute_plan(inputs, seed)
-    run = PlanningRun(period=period.key, commitment=compute_commitment(seed),
-                      inputs_json=inputs_to_json(inputs), fingerprint=plan_fingerprint(plan),
-                      orders_planned=len(plan.orders), orders_dropped=len(plan.dropped),
-                      total_cost_cents=plan.total_cost_cents, over_budget=plan.over_budget)
+    columns = plan_run_columns(inputs, plan, seed)
+    run = PlanningRun(**columns)
     db.session.add(run)
     flush_or_conflict("plan", f"{period.key} was planned by another process a moment ago.")
     db.session.add_all(TestOrder(
@@ -468,14 +481,8 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
         for o in plan.orders)
     db.session.flush()
     _seal_seed(period.key, seed)
-    audit.record("plan.created", "planning_run", run.id, {
-        "period": period.key, "commitment": run.commitment, "fingerprint": run.fingerprint,
-        "orders": run.orders_planned, "dropped": run.orders_dropped,
-        "total_cost_cents": run.total_cost_cents, "over_budget": run.over_budget,
-        "dropped_orders": [{"seller_id": d.seller_id, "listing_id": d.listing_id,
-                            "state": d.sampling_state.value, "reason": d.reason}
-                           for d in plan.dropped],
-        "skipped": [list(s) for s in plan.skipped]}, actor)
+    audit.record("plan.created", "planning_run", run.id, plan_created_payload(columns, plan),
+                 actor)
     return run
 
 
@@ -512,11 +519,9 @@ def close_periods(today: date) -> list[PlanningRun]:
         run.revealed_at = utcnow()
         db.session.flush()
         check = verify_plan(run.period)
-        run.verify_result = "match" if check.match else "MISMATCH: " + "; ".join(
-            check.differences[:20])
-        audit.record("plan.seed_revealed", "planning_run", run.id,
-                     {"period": run.period, "seed": run.seed_hex,
-                      "commitment": run.commitment, "verify_plan": run.verify_result})
+        run.verify_result = compute_verify_result(check.commitment_ok, check.differences)
+        audit.record("plan.seed_revealed", "planning_run", run.id, seed_revealed_payload(
+            run.period, run.seed_hex, run.commitment, run.verify_result))
         revealed.append(run)
     db.session.flush()
     return revealed
@@ -584,15 +589,13 @@ def _move(order: TestOrder, target: OrderStatus, actor: User, payload: Mapping[s
           expected_version: int | None) -> None:
     _check_order(order, expected_version)
     try:
-        ensure_order_transition(OrderStatus(order.status), target)
+        action, entry = compute_order_move(OrderStatus(order.status), target, payload)
     except OrderTransitionError as exc:
         raise ServiceError(str(exc)) from None
-    before = order.status
     order.status = target.value
     order.updated_at = utcnow()
     flush_or_conflict("test order")
-    audit.record(f"order.{target.value}", "test_order", order.id,
-                 {"from": before, "to": target.value, **payload}, actor)
+    audit.record(action, "test_order", order.id, entry, actor)
 
 
 def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
@@ -617,9 +620,8 @@ def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
     order.placed_by_id = actor.id
     flush_or_conflict("test order", f"Marketplace order {marketplace_ref} was just recorded on "
                                     "another test order.")
-    _move(order, OrderStatus.PLACED, actor, {"marketplace_ref": marketplace_ref,
-                                             "price_paid_cents": price_paid_cents,
-                                             "buyer_account": order.buyer_account}, None)
+    _move(order, OrderStatus.PLACED, actor,
+          placement_details(marketplace_ref, price_paid_cents, order.buyer_account), None)
 
 
 def receive_order(order: TestOrder, received_on: date, condition: PackageCondition,
@@ -634,8 +636,7 @@ def receive_order(order: TestOrder, received_on: date, condition: PackageConditi
     order.received_on = received_on
     order.package_condition = condition.value
     order.received_by_id = actor.id
-    _move(order, OrderStatus.RECEIVED, actor, {"received_on": received_on.isoformat(),
-                                               "package_condition": condition.value},
+    _move(order, OrderStatus.RECEIVED, actor, arrival_details(received_on, condition),
           expected_version)
 
 
@@ -646,14 +647,15 @@ def cancel_order(order: TestOrder, reason: str, actor: User,
     if not reason:
         raise ServiceError("Give the reason for cancelling.", "reason")
     order.cancel_reason = reason
-    _move(order, OrderStatus.CANCELLED, actor, {"reason": reason}, expected_version)
+    _move(order, OrderStatus.CANCELLED, actor, reason_details(reason), expected_version)
 
 
 def mark_lost(order: TestOrder, reason: str, actor: User,
               expected_version: int | None = None) -> None:
     """Record that a placed order never arrived (a delivery failure)."""
     order.cancel_reason = reason.strip() or "Never arrived."
-    _move(order, OrderStatus.LOST, actor, {"reason": order.cancel_reason}, expected_version)
+    _move(order, OrderStatus.LOST, actor, reason_details(order.cancel_reason),
+          expected_version)
 
 
 def close_order(order: TestOrder, disposition: Disposition, actor: User,
@@ -661,8 +663,7 @@ def close_order(order: TestOrder, disposition: Disposition, actor: User,
     """Close an inspected order: device returned, refunded or kept as evidence."""
     order.disposition = disposition.value
     order.closed_at = utcnow()
-    _move(order, OrderStatus.CLOSED, actor, {"disposition": disposition.value},
-          expected_version)
+    _move(order, OrderStatus.CLOSED, actor, closing_details(disposition), expected_version)
 
 
 def order_queue(kind: str) -> Select[tuple[TestOrder]]:
@@ -818,12 +819,12 @@ def _store_photo(stream: IO[bytes], name: str | None,
 
 
 def _inspection_payload(i: Inspection) -> dict[str, Any]:
-    return {"version": i.version, "verdict": i.verdict, "score": i.score,
-            "observed_grade": i.observed_grade, "battery_percent": i.battery_percent,
-            "battery_cycles": i.battery_cycles, "battery_swollen": i.battery_swollen,
-            "cable_missing": i.cable_missing, "notes": i.notes,
-            "failed": [r.code for r in i.results if not r.passed],
-            "photos": [p.sha256 for p in i.photos], "reasons": json.loads(i.reasons)}
+    return inspection_payload(
+        version=i.version, verdict=i.verdict, score=i.score, observed_grade=i.observed_grade,
+        battery_percent=i.battery_percent, battery_cycles=i.battery_cycles,
+        battery_swollen=i.battery_swollen, cable_missing=i.cable_missing, notes=i.notes,
+        failed=[r.code for r in i.results if not r.passed],
+        photos=[p.sha256 for p in i.photos], reasons=json.loads(i.reasons))
 
 
 def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
@@ -845,7 +846,7 @@ def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
     inspection = _build_inspection(order, data, actor, version=1)
     db.session.add(inspection)
     order.inspected_at = inspection.submitted_at
-    _move(order, OrderStatus.INSPECTED, actor, {"inspection": "submitted"}, None)
+    _move(order, OrderStatus.INSPECTED, actor, inspection_details(), None)
     flush_or_conflict("test order", f"Test order #{order.id} was inspected by someone else "
                                     "a moment ago.")
     audit.record("inspection.submitted", "test_order", order.id,

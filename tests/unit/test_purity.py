@@ -16,6 +16,7 @@ PURE_MODULES = [
     "webhooks.signing", "webhooks.payloads",
     "qc.signal_csv", "qc.signals",
     "core.redact", "core.manifest",
+    "vetting.sellers", "qc.snapshots", "qc.plan_records", "compliance.cases",
 ]
 
 
