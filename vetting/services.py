@@ -585,31 +585,6 @@ def application_query(status: str = "") -> Select[tuple[Application]]:
     return stmt
 
 
-# ---------------------------------------------------------------- demo data
-
-DEMO_SELLERS = [
-    ("Renewd Devices GmbH", "Renewd", "DE", "HRB 204871", "DE811907980",
-     "quality@renewd.example", "https://renewd.example", ("smartphone", "tablet"), 420),
-    ("Seconde Vie Électronique SAS", "Seconde Vie", "FR", "852 379 114", "FR40852379114",
-     "contact@secondevie.example", "https://secondevie.example", ("laptop", "smartphone"), 260),
-    ("Reboot Tech S.L.", "Reboot", "ES", "B-86753091", "ESB86753091",
-     "calidad@reboot.example", "https://reboot.example", ("laptop",), 90),
-]
-
-
-def ensure_demo_sellers() -> list[tuple[Seller, bool]]:
-    """Create the demo sellers that do not exist yet; return each with whether it was new."""
-    out = []
-    for legal, trading, country, reg, vat, email, web, cats, volume in DEMO_SELLERS:
-        seller = find_seller(reg, country)
-        if seller is None:
-            out.append((create_seller(SellerInput(legal, trading, country, reg, vat, email,
-                                                  web, cats, volume), None, "demo seed"), True))
-        else:
-            out.append((seller, False))
-    return out
-
-
 def seller_label_history(seller: Seller) -> list[LabelEvent]:
     """The seller's label events, newest first."""
     return list(db.session.execute(select(LabelEvent).where(LabelEvent.seller_id == seller.id)
