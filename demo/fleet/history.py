@@ -243,8 +243,9 @@ class History(Ledger):
         listings = {item.id: item for item in self.listings}
         for planned in plan.orders:
             order = FleetOrder(id=self.new_id("test_orders"), run_id=run["id"],
-                           seller=by_id[planned.seller_id], listing=listings[planned.listing_id],
-                           planned=planned, updated_at=at)
+                               seller=by_id[planned.seller_id],
+                               listing=listings[planned.listing_id], planned=planned,
+                               updated_at=at)
             self.orders.append(order)
             self.push(planned.planned_at, PLACE, order)
         self.write_audit(at, None, "plan.created", "planning_run", run["id"],
@@ -260,8 +261,8 @@ class History(Ledger):
         run["verify_result"] = compute_verify_result(
             compute_commitment(seed) == run["commitment"], differences)
         self.write_audit(at, None, "plan.seed_revealed", "planning_run", run["id"],
-                         seed_revealed_payload(run["period"], run["seed_hex"], run["commitment"],
-                         run["verify_result"]))
+                         seed_revealed_payload(run["period"], run["seed_hex"],
+                                               run["commitment"], run["verify_result"]))
 
     def _move(self, order: FleetOrder, target: OrderStatus, at: datetime, actor: str,
               details: Mapping[str, Any]) -> None:
@@ -299,7 +300,7 @@ class History(Ledger):
             order.marketplace_ref, order.price_paid_cents, order.planned.buyer_account))
         if rng.random() < LOST_SHARE:
             lost_at = at_business_hours(placed_at.date() + timedelta(days=rng.randint(14, 21)),
-                                         rng)
+                                        rng)
             if lost_at < self.as_of:
                 order.cancel_reason = "Never arrived."
                 self._move(order, OrderStatus.LOST, lost_at, inspector,
@@ -401,7 +402,7 @@ class History(Ledger):
         elif u < CASE_SHARE + REVOKE_SHARE:
             day = at.date() + timedelta(days=rng.randint(45, 90))
             self.push(at_business_hours(day, rng), REVOKE,
-                       (seller, "no appeal or corrective-action plan received within 45 days."))
+                      (seller, "no appeal or corrective-action plan received within 45 days."))
 
     def _case(self, item: tuple[FleetSeller, str], at: datetime) -> None:
         seller, kind = item
@@ -432,7 +433,7 @@ class History(Ledger):
             if rng.random() < 0.5:
                 day = at.date() + timedelta(days=rng.randint(7, 30))
                 self.push(at_business_hours(day, rng), REVOKE,
-                           (seller, f"the {CASE_KINDS[case['kind']]} was rejected."))
+                          (seller, f"the {CASE_KINDS[case['kind']]} was rejected."))
             return
         if seller.label != LabelStatus.SUSPENDED:
             return
