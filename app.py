@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 from flask_bootstrap import Bootstrap5
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -163,6 +163,7 @@ def register_cli(app: Flask) -> None:
     from compliance.cli import register_cli as compliance_cli
     from core.backup import register_cli as backup_cli
     from core.cli import register_cli as core_cli
+    from demo.cli import register_cli as demo_cli
     from qc.cli import register_cli as qc_cli
     from vetting.cli import register_cli as vetting_cli
     from webhooks.cli import register_cli as webhooks_cli
@@ -173,7 +174,7 @@ def register_cli(app: Flask) -> None:
     qc_cli(app)
     compliance_cli(app)
     webhooks_cli(app)
-    app.cli.add_command(demo_cli)
+    demo_cli(app)
     app.cli.add_command(scheduler_command)
 
 
@@ -206,63 +207,3 @@ def scheduler_command(exit_after: float | None) -> None:
     logging.getLogger("apscheduler").setLevel(current_app.config["LOG_LEVEL"])
     run_scheduler(current_app._get_current_object(), scheduled_jobs(),  # type: ignore[attr-defined]
                   exit_after=exit_after, on_wait=click.echo)
-
-
-demo_cli = AppGroup("demo", help="Demo data for trying Labelkeeper out.")
-
-
-@demo_cli.command("seed")
-@click.option("--if-empty", is_flag=True, help="Do nothing when any account exists already.")
-def demo_seed_command(if_empty: bool) -> None:
-    """Create one account per role and a few sellers; running it again adds nothing."""
-    from core.services import count_users, ensure_demo_accounts
-    from qc.demo import ensure_demo_qc
-    from vetting.services import ensure_demo_sellers
-
-    if if_empty and sum(count_users().values()):
-        click.echo("Accounts exist already; demo data not added.")
-        return
-    accounts = ensure_demo_accounts()
-    sellers = ensure_demo_sellers()
-    qc = ensure_demo_qc()
-    db.session.commit()
-    click.echo("Demo accounts (sign in at /login):")
-    for email, password, created in accounts:
-        click.echo(f"  {email:32} password: {password}" if created
-                   else f"  {email:32} (already present; password unchanged)")
-    new = sum(1 for _, created in sellers if created)
-    click.echo(f"Sellers: {new} created, {len(sellers) - new} already present.")
-    click.echo(f"Listings: {qc['listings']} created; test orders planned now: {qc['planned']} "
-               f"({qc['orders']} in all).")
-    click.echo(f"Marketplace signals: {qc['signals']} seller-months created.")
-
-
-@demo_cli.command("fleet")
-@click.option("--sellers", type=click.IntRange(1, 100_000), default=3000, show_default=True,
-              help="Sellers in the fleet.")
-@click.option("--years", type=click.IntRange(1, 10), default=3, show_default=True,
-              help="Years of monthly plans, orders and inspections.")
-@click.option("--seed", type=int, default=7, show_default=True,
-              help="Same seed and --until, same rows.")
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="History ends at 00:00 UTC that day (default: today by the app clock).")
-def demo_fleet_command(sellers: int, years: int, seed: int, until: Any) -> None:
-    """Build a realistic benchmark fleet in bulk into an empty database (see qc/fleet.py)."""
-    import time
-
-    from core.clock import utcnow
-    from core.db import refresh_planner_statistics
-    from core.errors import ServiceError
-    from qc.fleet import FleetConfig, build_fleet, format_summary
-
-    started = time.perf_counter()
-    try:
-        config = FleetConfig(sellers, years, seed, until.date() if until else utcnow().date())
-        summary = build_fleet(config, progress=lambda msg: click.echo(f"  {msg}"))
-    except ServiceError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from None
-    db.session.commit()
-    refresh_planner_statistics()
-    db.session.commit()
-    click.echo(format_summary(summary, time.perf_counter() - started))

@@ -47,7 +47,7 @@ from qc.models import Inspection, Listing, SellerStatistics, TestOrder
 from qc.services import label_decisions, plan_settings
 from qc.stats import PlanParams, oc_probability
 from vetting.events import LabelChanged, SuspensionConfirmed
-from vetting.labels import LabelStatus
+from vetting.labels import LabelEventKind, LabelStatus
 from vetting.models import LabelEvent, Seller
 
 STATUSES = ("queued", "sending", "sent", "dead")
@@ -89,10 +89,12 @@ def _plan_terms(snapshot: dict[str, Any]) -> PlanTerms:
         wrongful_24=oc_probability(params.p0, 24, plan.main))
 
 
+_RESTART_KINDS = frozenset({LabelEventKind.GRANT, LabelEventKind.REINSTATEMENT,
+                            LabelEventKind.RENEWAL_CONDITIONAL})
+
+
 def _is_restart(e: LabelEvent) -> bool:
-    return ((e.to_status == LabelStatus.ACTIVE and e.from_status in (None, LabelStatus.EXPIRED))
-            or (e.to_status == LabelStatus.PROBATION and e.from_status == LabelStatus.SUSPENDED)
-            or (e.from_status == e.to_status and "conditionally" in e.reason))
+    return e.kind in _RESTART_KINDS
 
 
 def _snapshot(e: LabelEvent | None) -> dict[str, Any]:

@@ -34,18 +34,31 @@ from core.errors import ServiceError
 from core.models import AuditEntry, User
 from qc.chart import render_cusum_svg
 from qc.decisions import DEFECT_VERDICTS
-from qc.models import Inspection, Listing, PlanningRun, TestOrder
+from qc.models import Inspection, Listing, PlanningRun, SamplingStateChange, TestOrder
 from qc.orders import OVERDUE_AFTER, OrderStatus
 from qc.services import marketplace_signals, plan_settings
 from qc.stats import OC_NS, OC_PS, clopper_pearson, cusum_step, oc_table
 from vetting.applications import OPEN_STATUSES, STATUS_LABELS, ApplicationStatus
-from vetting.labels import IN_FORCE, LabelStatus
+from vetting.labels import IN_FORCE, LabelEventKind, SamplingState
 from vetting.models import Application, LabelEvent, Seller
 
 KINDS = {"dossier": "Seller audit dossier", "period": "Period compliance report"}
 MAX_RANGE_DAYS = 5 * 366
 MAX_FUTURE_DAYS = 10 * 366
 SYNC_DOSSIER_MAX_ORDERS = 150  # smaller dossiers render in the request (a few seconds at most)
+# The period report's line for each kind of label event.
+KIND_LINES = {
+    LabelEventKind.GRANT: "granted",
+    LabelEventKind.RENEWAL_FULL: "renewed",
+    LabelEventKind.RENEWAL_CONDITIONAL: "renewed conditionally",
+    LabelEventKind.SUSPENSION: "suspended",
+    LabelEventKind.REINSTATEMENT: "reinstated on probation",
+    LabelEventKind.RESTORATION: "restored after review",
+    LabelEventKind.PROBATION_END: "probation ended",
+    LabelEventKind.REVOCATION: "revoked",
+    LabelEventKind.EXPIRY: "expired",
+}
+PENDING_SUSPENSION_LINE = "suspended (pending review)"
 
 
 # ---------------------------------------------------------------- requests
@@ -405,33 +418,23 @@ def period_context(date_from: date, date_to: date) -> dict[str, Any]:
     """The fleet's label decisions, test orders, defect rates and open work in a range."""
     start, end = _day_range(date_from, date_to)
     now = utcnow()
-    events = db.session.execute(select(LabelEvent.from_status, LabelEvent.to_status,
-                                       LabelEvent.reason, LabelEvent.pending_review).where(
-        LabelEvent.at >= start, LabelEvent.at < end)).all()
+    events = db.session.execute(
+        select(LabelEvent.kind, LabelEvent.pending_review, func.count())
+        .where(LabelEvent.at >= start, LabelEvent.at < end)
+        .group_by(LabelEvent.kind, LabelEvent.pending_review)).all()
     labels = Counter()
-    for from_status, to_status, reason, pending in events:
-        if to_status == LabelStatus.ACTIVE and from_status in (None, LabelStatus.EXPIRED):
-            labels["granted"] += 1
-        elif from_status == to_status:
-            labels["renewed conditionally" if "conditionally" in reason else "renewed"] += 1
-        elif to_status == LabelStatus.SUSPENDED:
-            labels["suspended (pending review)" if pending else "suspended"] += 1
-        elif to_status == LabelStatus.PROBATION:
-            labels["reinstated on probation"] += 1
-        elif to_status in (LabelStatus.REVOKED, LabelStatus.EXPIRED):
-            labels[str(to_status)] += 1
-        elif to_status == LabelStatus.ACTIVE and from_status == LabelStatus.PROBATION:
-            labels["probation ended"] += 1
-        elif to_status == LabelStatus.ACTIVE and from_status == LabelStatus.SUSPENDED:
-            labels["restored after review"] += 1
+    for kind, pending, n in events:
+        labels[PENDING_SUSPENSION_LINE if kind == LabelEventKind.SUSPENSION and pending
+               else KIND_LINES[LabelEventKind(kind)]] += n
     reviews = Counter(dict(db.session.execute(select(SuspensionReview.status, func.count()).where(
         SuspensionReview.decided_at >= start, SuspensionReview.decided_at < end)
         .group_by(SuspensionReview.status)).all()))
     labels["suspensions confirmed"] = reviews.get("confirmed", 0)
     labels["suspensions overturned"] = reviews.get("overturned", 0)
-    labels["tightened"] = db.session.execute(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "sampling.state_changed", AuditEntry.at >= start,
-        AuditEntry.at < end, AuditEntry.payload.like('%"to":"tightened"%'))).scalar_one()
+    labels["tightened"] = db.session.execute(
+        select(func.count()).select_from(SamplingStateChange).where(
+            SamplingStateChange.to_state == SamplingState.TIGHTENED.value,
+            SamplingStateChange.at >= start, SamplingStateChange.at < end)).scalar_one()
 
     def count(*conditions: Any) -> int:
         return db.session.execute(select(func.count()).select_from(TestOrder).where(

@@ -10,6 +10,14 @@ from datetime import date
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from compliance.cases import (
+    CASE_KINDS,
+    case_decided_entry,
+    case_recorded_entry,
+    review_confirmed_payload,
+    review_overturned_payload,
+    review_superseded_payload,
+)
 from compliance.models import SellerCase, SuspensionReview
 from core import audit
 from core.clock import utcnow
@@ -22,8 +30,6 @@ from vetting.events import LabelChanged
 from vetting.labels import LabelStatus
 from vetting.models import LabelEvent, Seller
 from vetting.services import change_label
-
-CASE_KINDS = {"appeal": "appeal", "corrective_action": "corrective-action plan"}
 
 
 def on_label_changed(event: LabelChanged) -> None:
@@ -62,8 +68,8 @@ def confirm_suspension(review: SuspensionReview, reason: str, actor: User,
     review.decided_at = utcnow()
     flush_or_conflict("review")
     audit.record("suspension.confirmed", "seller", review.seller_id,
-                 {"review_id": review.id, "label_event_id": review.label_event_id,
-                  "reason": review.reason}, actor)
+                 review_confirmed_payload(review.id, review.label_event_id, review.reason),
+                 actor)
     label_events.emit_confirmed(label_events.SuspensionConfirmed(
         review.seller_id, review.id, review.label_event_id, review.reason))
     return review
@@ -88,7 +94,7 @@ def overturn_suspension(review: SuspensionReview, reason: str, actor: User,
     change_label(seller, restore, f"Suspension overturned on review: {reason}", actor)
     label_decisions.refresh_sampling_state(seller, "suspension overturned")
     audit.record("suspension.overturned", "seller", seller.id,
-                 {"review_id": review.id, "restored": restore.value, "reason": reason}, actor)
+                 review_overturned_payload(review.id, restore.value, reason), actor)
     return review
 
 
@@ -106,9 +112,8 @@ def record_case(seller: Seller, kind: str, summary: str, received_on: date,
                       created_by_id=actor.id, created_at=utcnow())
     db.session.add(case)
     db.session.flush()
-    audit.record(f"case.{kind}_recorded", "seller", seller.id,
-                 {"case_id": case.id, "summary": summary,
-                  "received_on": received_on.isoformat()}, actor)
+    action, payload = case_recorded_entry(case.id, kind, summary, received_on)
+    audit.record(action, "seller", seller.id, payload, actor)
     return case
 
 
@@ -127,8 +132,8 @@ def decide_case(case: SellerCase, accept: bool, reason: str, actor: User,
     case.decided_by_id = actor.id
     case.decided_at = utcnow()
     flush_or_conflict("case")
-    audit.record(f"case.{case.status}", "seller", case.seller_id,
-                 {"case_id": case.id, "kind": case.kind, "reason": reason}, actor)
+    action, payload = case_decided_entry(case.id, case.kind, case.status, reason)
+    audit.record(action, "seller", case.seller_id, payload, actor)
     return case
 
 
@@ -163,7 +168,7 @@ def revoke(seller: Seller, reason: str, actor: User) -> LabelEvent:
         review.status, review.reason = "superseded", f"Label revoked: {reason}"
         review.decided_by_id, review.decided_at = actor.id, utcnow()
         audit.record("suspension.superseded", "seller", seller.id,
-                     {"review_id": review.id, "reason": review.reason}, actor)
+                     review_superseded_payload(review.id, review.reason), actor)
     db.session.flush()
     return event
 

@@ -245,24 +245,6 @@ def count_recent_throttles(hours: int = 24) -> int:
     ).scalar_one()
 
 
-DEMO_PASSWORD_SUFFIX = "-demo-2026"  # noqa: S105 - documented demo logins
-
-
-def ensure_demo_accounts() -> list[tuple[str, str, bool]]:
-    """Create one demo account per role, plus a second vetting user for four-eyes approval;
-    return (email, password, created) for each."""
-    accounts = [(role.value, role.value) for role in Role] + [("approver", Role.VETTING.value)]
-    out = []
-    for name, role in accounts:
-        email = f"{name}@labelkeeper.example"
-        password = name + DEMO_PASSWORD_SUFFIX
-        exists = get_user_by_email(email) is not None
-        if not exists:
-            create_user(email, f"Demo {name}", password, [role], actor=None)
-        out.append((email, password, not exists))
-    return out
-
-
 # ---------------------------------------------------------------- API tokens
 
 TOKEN_PREFIX = "lk_"  # noqa: S105 - the visible start of every token, not a secret

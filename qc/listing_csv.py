@@ -35,6 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from core.csvtable import ParsedImport, RowChecker, RowError, merge_errors, read_table
 from vetting.validation import (
@@ -54,6 +55,7 @@ __all__ = [
     "ListingImport",
     "ListingRow",
     "RowError",
+    "listing_import_payload",
     "parse_listing_csv",
 ]
 
@@ -235,3 +237,9 @@ def parse_listing_csv(data: bytes, max_rows: int = MAX_ROWS) -> ListingImport:
         rows=tuple(rows) if table.complete else (),
         errors=merge_errors(table, errors),
     )
+
+
+def listing_import_payload(filename: str, rows: int, created: int,
+                           updated: int) -> dict[str, Any]:
+    """The audit payload of ``listing.imported``: the file, its rows, what was new or changed."""
+    return {"filename": filename, "rows": rows, "created": created, "updated": updated}

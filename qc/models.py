@@ -215,6 +215,22 @@ class SellerStatistics(db.Model):  # type: ignore[name-defined,misc]
     __mapper_args__ = {"version_id_col": version}
 
 
+class SamplingStateChange(db.Model):  # type: ignore[name-defined,misc]
+    """A change of a seller's sampling state that its statistics called for (after an
+    inspection, a reviewed suspension, a renewal or the nightly replay); the audit entry
+    `sampling.state_changed` beside it holds the statistics snapshot."""
+
+    __tablename__ = "sampling_state_changes"
+    __table_args__ = (Index("ix_sampling_state_changes_to_state_at", "to_state", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))  # None: the label left force
+    why: Mapped[str | None] = mapped_column(Text)  # None after an inspection
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MarketplaceSignal(db.Model):  # type: ignore[name-defined,misc]
     """A seller's marketplace figures for one month: units sold, returns, warranty claims.
 

@@ -2,15 +2,17 @@
 
 planned -> placed -> received -> inspected -> closed; a planned or placed order may be
 cancelled (with a reason); a placed order that never arrives is lost, which counts as a
-delivery failure.
+delivery failure. Each move is recorded in the audit trail as ``order.<status>`` with the
+payload ``compute_order_move`` builds from the move's details (the ``*_details`` functions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 
 class OrderStatus(StrEnum):
@@ -69,6 +71,40 @@ def ensure_order_transition(current: OrderStatus, target: OrderStatus) -> None:
     """Raise OrderTransitionError unless current -> target is allowed."""
     if target not in ORDER_TRANSITIONS[current]:
         raise OrderTransitionError(current, target)
+
+
+def compute_order_move(current: OrderStatus, target: OrderStatus,
+                       details: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Check current -> target and return the move's audit action and payload."""
+    ensure_order_transition(current, target)
+    return f"order.{target.value}", {"from": current.value, "to": target.value, **details}
+
+
+def placement_details(marketplace_ref: str, price_paid_cents: int,
+                      buyer_account: str) -> dict[str, Any]:
+    """What a placed order records: the marketplace reference, the price, the buyer."""
+    return {"marketplace_ref": marketplace_ref, "price_paid_cents": price_paid_cents,
+            "buyer_account": buyer_account}
+
+
+def arrival_details(received_on: date, condition: PackageCondition) -> dict[str, Any]:
+    """What a received order records: the day and the parcel's condition."""
+    return {"received_on": received_on.isoformat(), "package_condition": condition.value}
+
+
+def reason_details(reason: str) -> dict[str, Any]:
+    """What a cancelled or lost order records: why."""
+    return {"reason": reason}
+
+
+def inspection_details() -> dict[str, Any]:
+    """What an order records on inspection (the inspection has its own audit entry)."""
+    return {"inspection": "submitted"}
+
+
+def closing_details(disposition: Disposition) -> dict[str, Any]:
+    """What a closed order records: what became of the device."""
+    return {"disposition": disposition.value}
 
 
 def compute_is_overdue(status: OrderStatus, planned_at: datetime, now: datetime) -> bool:

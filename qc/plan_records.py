@@ -1,12 +1,14 @@
-"""A plan's stored record (pure): its inputs as JSON, its fingerprint, and the comparison of a
-re-derived plan with the stored orders (DESIGN.md section 3).
+"""What a planning run stores and records in the audit trail (pure).
 
-A planning run stores ``inputs_to_json(inputs)`` beside its seed commitment; ``verify-plan``
-reads them back with ``inputs_from_json``, re-runs ``qc.sampling.compute_plan`` with the
-revealed seed and lists what ``compute_plan_differences`` finds. The JSON is canonical (sorted
-keys, no spaces) so the same inputs always give the same text.
+A run keeps the seed's commitment, the plan's inputs as canonical JSON (``inputs_to_json``:
+sorted keys, no spaces, so the same inputs always give the same text), its fingerprint and
+totals (``plan_run_columns``) and is audited as ``plan.created``. When the period closes its
+seed is revealed; ``verify-plan`` reads the inputs back (``inputs_from_json``), re-runs
+``qc.sampling.compute_plan`` with the seed, lists what ``compute_plan_differences`` finds and
+stores the outcome (``compute_verify_result``), audited as ``plan.seed_revealed``. See
+``qc.sampling`` for the planner and its auditable randomness (DESIGN.md section 3).
 
-Pure module: no Flask, no SQLAlchemy; plain values in, frozen dataclasses out.
+Pure module: no Flask, no SQLAlchemy; plain values in, plain dicts and frozen dataclasses out.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 from qc.sampling import (
     INPUTS_FORMAT_VERSION,
@@ -24,11 +27,24 @@ from qc.sampling import (
     PlanInputs,
     PlannedOrder,
     SellerInput,
+    compute_commitment,
     parse_period,
 )
 from vetting.labels import SamplingState
 
-__all__ = ["compute_plan_differences", "inputs_from_json", "inputs_to_json", "plan_fingerprint"]
+__all__ = [
+    "MAX_REPORTED_DIFFERENCES",
+    "compute_plan_differences",
+    "compute_verify_result",
+    "inputs_from_json",
+    "inputs_to_json",
+    "plan_created_payload",
+    "plan_fingerprint",
+    "plan_run_columns",
+    "seed_revealed_payload",
+]
+
+MAX_REPORTED_DIFFERENCES = 20  # differences kept in a run's verification result
 
 
 # --- storage and verification ----------------------------------------------------------------
@@ -212,3 +228,45 @@ def compute_plan_differences(expected: Sequence[PlannedOrder],
         messages.extend(f"missing from stored plan: {_describe(o)}" for o in want[len(have):])
         messages.extend(f"extra in stored plan: {_describe(o)}" for o in have[len(want):])
     return messages
+
+
+# --- the run's record and audit payloads ----------------------------------------------------
+
+
+def plan_run_columns(inputs: PlanInputs, plan: Plan, seed: bytes) -> dict[str, Any]:
+    """A planning run's stored record of ``plan``: period, commitment, inputs and totals."""
+    return {
+        "period": inputs.period.key, "commitment": compute_commitment(seed),
+        "inputs_json": inputs_to_json(inputs), "fingerprint": plan_fingerprint(plan),
+        "orders_planned": len(plan.orders), "orders_dropped": len(plan.dropped),
+        "total_cost_cents": plan.total_cost_cents, "over_budget": plan.over_budget,
+    }
+
+
+def plan_created_payload(run: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
+    """The audit payload of ``plan.created`` for a run's columns and its plan."""
+    return {
+        "period": run["period"], "commitment": run["commitment"],
+        "fingerprint": run["fingerprint"], "orders": run["orders_planned"],
+        "dropped": run["orders_dropped"], "total_cost_cents": run["total_cost_cents"],
+        "over_budget": run["over_budget"],
+        "dropped_orders": [{"seller_id": d.seller_id, "listing_id": d.listing_id,
+                            "state": d.sampling_state.value, "reason": d.reason}
+                           for d in plan.dropped],
+        "skipped": [list(s) for s in plan.skipped],
+    }
+
+
+def compute_verify_result(commitment_ok: bool, differences: Sequence[str]) -> str:
+    """The stored outcome of re-deriving a plan: "match", or "MISMATCH: " and the first
+    differences."""
+    if commitment_ok and not differences:
+        return "match"
+    return "MISMATCH: " + "; ".join(differences[:MAX_REPORTED_DIFFERENCES])
+
+
+def seed_revealed_payload(period_key: str, seed_hex: str, commitment: str,
+                          verify_result: str) -> dict[str, Any]:
+    """The audit payload of ``plan.seed_revealed``."""
+    return {"period": period_key, "seed": seed_hex, "commitment": commitment,
+            "verify_plan": verify_result}

@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from qc.catalog import BATTERY_CODE, CABLE_CODE, COSMETIC_CODES, DELIVERY_CODES, Severity
 
@@ -58,6 +58,7 @@ __all__ = [
     "check_battery",
     "compute_score",
     "grades_below",
+    "inspection_payload",
 ]
 
 BATTERY_FLOOR: Final = 80
@@ -284,3 +285,18 @@ def compute_score(facts: InspectionFacts) -> Score:
     low, high = VERDICT_BANDS[verdict]
     score = min(max(raw, low), high)
     return Score(verdict=verdict, score=score, reasons=tuple(f.reason for f in findings))
+
+
+def inspection_payload(*, version: int, verdict: str, score: int, observed_grade: str,
+                       battery_percent: int | None, battery_cycles: int | None,
+                       battery_swollen: bool, cable_missing: bool, notes: str,
+                       failed: Sequence[str], photos: Sequence[str],
+                       reasons: Sequence[str]) -> dict[str, Any]:
+    """What the audit trail keeps of one inspection version (``inspection.submitted`` adds
+    the seller; ``inspection.amended`` holds it before and after): its findings, the failed
+    checkpoint codes, the photos' SHA-256 and the scoring reasons."""
+    return {"version": version, "verdict": verdict, "score": score,
+            "observed_grade": observed_grade, "battery_percent": battery_percent,
+            "battery_cycles": battery_cycles, "battery_swollen": battery_swollen,
+            "cable_missing": cable_missing, "notes": notes, "failed": list(failed),
+            "photos": list(photos), "reasons": list(reasons)}

@@ -27,7 +27,7 @@ from core.db import db
 from core.logs import JsonFormatter
 from core.redact import is_sensitive_field
 from core.roles import Role
-from core.services import DEMO_PASSWORD_SUFFIX
+from demo.seed import DEMO_PASSWORD_SUFFIX
 from tests import factories
 from tests.logscan import MIN_SECRET_LENGTH, find_leaks
 

@@ -10,24 +10,35 @@ confirm or overturn) is not a status of its own: it is ``suspended`` with
 (confirm = stay suspended, overturn = back to active, revoke) is the same for manual and
 automatic suspensions.
 
+Every change is stored as a label event of one ``LabelEventKind`` (grant, renewal, suspension,
+...), decided here from the statuses so that reports count kinds instead of reading reasons.
+``compute_label_record`` is the whole change as stored: the checked status move, its kind, the
+label's validity and the sampling state afterwards; ``label_event_columns`` and
+``label_changed_payload`` are its label event row and its audit entry.
+
 Pure module: no Flask, no SQLAlchemy; plain values in, frozen dataclasses out.
 """
 
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "IN_FORCE",
     "LABEL_VALIDITY_MONTHS",
+    "RENEWAL_KINDS",
     "RENEWAL_WINDOW_DAYS",
     "TRANSITIONS",
     "LabelChange",
+    "LabelEventKind",
+    "LabelRecord",
     "LabelStatus",
     "LabelTransitionError",
     "SamplingState",
@@ -36,12 +47,18 @@ __all__ = [
     "compute_is_expired",
     "compute_label_change",
     "compute_label_end",
+    "compute_label_event_kind",
+    "compute_label_record",
     "ensure_transition",
     "is_allowed",
+    "label_changed_payload",
+    "label_event_columns",
 ]
 
 LABEL_VALIDITY_MONTHS = 12
 RENEWAL_WINDOW_DAYS = 30
+# How a renewal at the anniversary went (the `renewal` of a label change).
+RENEWAL_KINDS = frozenset({"full", "conditional"})
 
 
 class LabelStatus(StrEnum):
@@ -69,6 +86,20 @@ class SamplingState(StrEnum):
     NORMAL = "normal"
     REDUCED = "reduced"
     TIGHTENED = "tightened"
+
+
+class LabelEventKind(StrEnum):
+    """What a label event did to the label (stored as its string value)."""
+
+    GRANT = "grant"  # no label, or an expired one -> active
+    RENEWAL_FULL = "renewal_full"  # same status, a new year of validity
+    RENEWAL_CONDITIONAL = "renewal_conditional"  # same, back to onboarding-rate sampling
+    SUSPENSION = "suspension"  # -> suspended (pending review or not: LabelEvent.pending_review)
+    REINSTATEMENT = "reinstatement"  # suspended -> probation
+    RESTORATION = "restoration"  # suspended -> active (a suspension overturned)
+    PROBATION_END = "probation_end"  # probation -> active
+    REVOCATION = "revocation"  # -> revoked
+    EXPIRY = "expiry"  # -> expired
 
 
 class LabelTransitionError(ValueError):
@@ -184,3 +215,104 @@ def compute_due_for_renewal(
 def compute_is_expired(valid_until: date, today: date) -> bool:
     """Return True once ``today`` is after ``valid_until`` (the last valid day is inclusive)."""
     return today > valid_until
+
+
+def compute_label_event_kind(
+    current: LabelStatus | None, target: LabelStatus, renewal: str | None = None
+) -> LabelEventKind:
+    """Return the kind of the change ``current -> target``; a same-status change is a renewal,
+    conditional when ``renewal`` is "conditional" (else full)."""
+    if renewal is not None and renewal not in RENEWAL_KINDS:
+        raise ValueError(f"A renewal is 'full' or 'conditional', not {renewal!r}")
+    if target == LabelStatus.ACTIVE and current in (None, LabelStatus.EXPIRED):
+        return LabelEventKind.GRANT
+    if current == target:
+        return (LabelEventKind.RENEWAL_CONDITIONAL if renewal == "conditional"
+                else LabelEventKind.RENEWAL_FULL)
+    if target == LabelStatus.SUSPENDED:
+        return LabelEventKind.SUSPENSION
+    if target == LabelStatus.PROBATION:
+        return LabelEventKind.REINSTATEMENT
+    if target == LabelStatus.REVOKED:
+        return LabelEventKind.REVOCATION
+    if target == LabelStatus.EXPIRED:
+        return LabelEventKind.EXPIRY
+    if current == LabelStatus.PROBATION:
+        return LabelEventKind.PROBATION_END
+    return LabelEventKind.RESTORATION
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """A checked label change as it is stored: the move, its kind, and the seller's label
+    validity and sampling state once it is made."""
+
+    change: LabelChange
+    kind: LabelEventKind
+    valid_from: date | None
+    valid_until: date | None
+    sampling_state: str | None
+
+
+def compute_label_record(
+    current: LabelStatus | None,
+    target: LabelStatus,
+    reason: str,
+    *,
+    today: date,
+    valid_from: date | None,
+    valid_until: date | None,
+    sampling_state: str | None,
+    pending_review: bool = False,
+    renewal: str | None = None,
+) -> LabelRecord:
+    """Check a change and return what it records: a grant starts a year of validity today and
+    onboarding-rate sampling; a suspension, revocation or expiry stops sampling."""
+    change = compute_label_change(current, target, reason, pending_review=pending_review)
+    kind = compute_label_event_kind(current, target, renewal)
+    if kind == LabelEventKind.GRANT:
+        valid_from, valid_until = today, compute_label_end(today)
+        sampling_state = SamplingState.ONBOARDING.value  # new sellers: the onboarding rate
+    elif target in (LabelStatus.SUSPENDED, LabelStatus.REVOKED, LabelStatus.EXPIRED):
+        sampling_state = None
+    return LabelRecord(change, kind, valid_from, valid_until, sampling_state)
+
+
+def _snapshot_json(snapshot: Mapping[str, Any] | None) -> str | None:
+    return json.dumps(snapshot, sort_keys=True) if snapshot is not None else None
+
+
+def label_event_columns(
+    record: LabelRecord, snapshot: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The label event row's columns that the change decides (the caller adds seller, actor,
+    time and application), with the statistics ``snapshot`` behind it as JSON."""
+    change = record.change
+    return {
+        "from_status": change.from_status.value if change.from_status else None,
+        "to_status": change.to_status.value,
+        "kind": record.kind.value,
+        "reason": change.reason,
+        "pending_review": change.pending_review,
+        "valid_until": record.valid_until,
+        "snapshot": _snapshot_json(snapshot),
+    }
+
+
+def label_changed_payload(
+    record: LabelRecord,
+    snapshot: Mapping[str, Any] | None = None,
+    application_id: int | None = None,
+) -> dict[str, Any]:
+    """The audit payload of ``label.changed``."""
+    change = record.change
+    return {
+        "from": change.from_status.value if change.from_status else None,
+        "to": change.to_status.value,
+        "reason": change.reason,
+        "pending_review": change.pending_review,
+        "valid_until": record.valid_until.isoformat() if record.valid_until else None,
+        "sampling_state": record.sampling_state,
+        "snapshot": dict(snapshot) if snapshot is not None else None,
+        "application_id": application_id,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import utcnow
 from core.db import db
 from core.models import User
+from vetting.labels import LabelStatus, compute_label_event_kind
 
 
 class Seller(db.Model):  # type: ignore[name-defined,misc]
@@ -52,6 +54,15 @@ class Seller(db.Model):  # type: ignore[name-defined,misc]
         return [c for c in self.device_categories.split(",") if c]
 
 
+def _kind_of_statuses(context: Any) -> str:
+    """The kind of a row added without one: what its statuses imply (same status: a full
+    renewal). vetting.services.change_label always writes the kind itself."""
+    row = context.get_current_parameters()
+    current = row.get("from_status")
+    return compute_label_event_kind(LabelStatus(current) if current else None,
+                                    LabelStatus(row["to_status"])).value
+
+
 class LabelEvent(db.Model):  # type: ignore[name-defined,misc]
     """One change of a seller's Back Label status, with why and by whom."""
 
@@ -61,6 +72,7 @@ class LabelEvent(db.Model):  # type: ignore[name-defined,misc]
     seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(24), default=_kind_of_statuses)  # LabelEventKind
     reason: Mapped[str] = mapped_column(Text)
     pending_review: Mapped[bool] = mapped_column(Boolean, default=False)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

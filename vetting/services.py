@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,9 +41,9 @@ from vetting.labels import (
     RENEWAL_WINDOW_DAYS,
     LabelStatus,
     LabelTransitionError,
-    SamplingState,
-    compute_label_change,
-    compute_label_end,
+    compute_label_record,
+    label_changed_payload,
+    label_event_columns,
 )
 from vetting.models import (
     Application,
@@ -58,6 +57,7 @@ from vetting.models import (
     Seller,
 )
 from vetting.seller_csv import RowError, parse_seller_csv
+from vetting.sellers import SellerInput, seller_columns, seller_created_payload
 from vetting.validation import (
     MAX_REGISTRATION_LENGTH,
     MAX_VOLUME,
@@ -76,21 +76,6 @@ from vetting.validation import (
 MAX_ITEM_CODE_LENGTH = 20
 DEFAULT_NOTE = "Default checklist"
 MAX_ITEM_TITLE_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class SellerInput:
-    """What a user may set on a seller."""
-
-    legal_name: str
-    trading_name: str
-    country: str
-    registration_number: str
-    vat_id: str
-    contact_email: str
-    website: str
-    device_categories: tuple[str, ...]
-    declared_monthly_volume: int
 
 
 def _clean_seller(data: SellerInput) -> SellerInput:
@@ -132,17 +117,6 @@ def find_seller(registration_number: str, country: str) -> Seller | None:
         Seller.country == normalise_country(country))).scalar_one_or_none()
 
 
-def _seller_fields(data: SellerInput) -> dict[str, Any]:
-    return {
-        "legal_name": data.legal_name, "trading_name": data.trading_name,
-        "country": data.country, "registration_number": data.registration_number,
-        "registration_key": normalise_registration(data.registration_number),
-        "vat_id": data.vat_id, "contact_email": data.contact_email, "website": data.website,
-        "device_categories": ",".join(data.device_categories),
-        "declared_monthly_volume": data.declared_monthly_volume,
-    }
-
-
 def _duplicate_message(existing: Seller) -> str:
     return (f"{existing.legal_name} is already registered with registration number "
             f"{existing.registration_number} in {existing.country} (seller #{existing.id}).")
@@ -155,11 +129,11 @@ def create_seller(data: SellerInput, actor: User | None, source: str = "form") -
     existing = find_seller(data.registration_number, data.country)
     if existing is not None:
         raise ConflictError(_duplicate_message(existing), "registration_number")
-    seller = Seller(**_seller_fields(data))
+    seller = Seller(**seller_columns(data))
     db.session.add(seller)
     _flush_seller()
-    audit.record("seller.created", "seller", seller.id,
-                 {**_seller_fields(data), "source": source}, actor)
+    audit.record("seller.created", "seller", seller.id, seller_created_payload(data, source),
+                 actor)
     return seller
 
 
@@ -173,7 +147,7 @@ def update_seller(seller: Seller, data: SellerInput, expected_version: int,
     existing = find_seller(data.registration_number, data.country)
     if existing is not None and existing.id != seller.id:
         raise ServiceError(_duplicate_message(existing), "registration_number")
-    fields = _seller_fields(data)
+    fields = seller_columns(data)
     before = {k: getattr(seller, k) for k in fields}
     for key, value in fields.items():
         setattr(seller, key, value)
@@ -274,31 +248,25 @@ def change_label(seller: Seller, target: LabelStatus, reason: str, actor: User |
     """
     current = LabelStatus(seller.label_status) if seller.label_status else None
     try:
-        change = compute_label_change(current, target, reason, pending_review=pending_review)
+        record = compute_label_record(
+            current, target, reason, today=today(), valid_from=seller.label_valid_from,
+            valid_until=seller.label_valid_until, sampling_state=seller.sampling_state,
+            pending_review=pending_review, renewal=renewal)
     except LabelTransitionError as exc:
         raise ServiceError(str(exc)) from None
-    if target == LabelStatus.ACTIVE and current in (None, LabelStatus.EXPIRED):
-        seller.label_valid_from = today()
-        seller.label_valid_until = compute_label_end(today())
-        seller.sampling_state = SamplingState.ONBOARDING.value
-    elif target in (LabelStatus.SUSPENDED, LabelStatus.REVOKED, LabelStatus.EXPIRED):
-        seller.sampling_state = None
+    seller.label_valid_from = record.valid_from
+    seller.label_valid_until = record.valid_until
+    seller.sampling_state = record.sampling_state
     seller.label_status = target.value
+    application_id = application.id if application else None
     event = LabelEvent(
-        seller_id=seller.id, from_status=current.value if current else None,
-        to_status=target.value, reason=change.reason, pending_review=change.pending_review,
-        actor_id=actor.id if actor else None, actor=actor.email if actor else audit.SYSTEM_ACTOR,
-        at=utcnow(), valid_until=seller.label_valid_until,
-        snapshot=json.dumps(snapshot, sort_keys=True) if snapshot is not None else None,
-        application_id=application.id if application else None)
+        seller_id=seller.id, actor_id=actor.id if actor else None,
+        actor=actor.email if actor else audit.SYSTEM_ACTOR, at=utcnow(),
+        application_id=application_id, **label_event_columns(record, snapshot))
     db.session.add(event)
     db.session.flush()
-    audit.record("label.changed", "seller", seller.id, {
-        "from": event.from_status, "to": event.to_status, "reason": event.reason,
-        "pending_review": event.pending_review,
-        "valid_until": seller.label_valid_until.isoformat() if seller.label_valid_until else None,
-        "sampling_state": seller.sampling_state, "snapshot": snapshot,
-        "application_id": event.application_id}, actor)
+    audit.record("label.changed", "seller", seller.id,
+                 label_changed_payload(record, snapshot, application_id), actor)
     label_events.emit(label_events.LabelChanged(seller.id, event.from_status, event.to_status,
                                                 event.id, event.pending_review, renewal))
     return event
@@ -639,31 +607,6 @@ def application_query(status: str = "") -> Select[tuple[Application]]:
     elif status:
         stmt = stmt.where(Application.status == status)
     return stmt
-
-
-# ---------------------------------------------------------------- demo data
-
-DEMO_SELLERS = [
-    ("Renewd Devices GmbH", "Renewd", "DE", "HRB 204871", "DE811907980",
-     "quality@renewd.example", "https://renewd.example", ("smartphone", "tablet"), 420),
-    ("Seconde Vie Électronique SAS", "Seconde Vie", "FR", "852 379 114", "FR40852379114",
-     "contact@secondevie.example", "https://secondevie.example", ("laptop", "smartphone"), 260),
-    ("Reboot Tech S.L.", "Reboot", "ES", "B-86753091", "ESB86753091",
-     "calidad@reboot.example", "https://reboot.example", ("laptop",), 90),
-]
-
-
-def ensure_demo_sellers() -> list[tuple[Seller, bool]]:
-    """Create the demo sellers that do not exist yet; return each with whether it was new."""
-    out = []
-    for legal, trading, country, reg, vat, email, web, cats, volume in DEMO_SELLERS:
-        seller = find_seller(reg, country)
-        if seller is None:
-            out.append((create_seller(SellerInput(legal, trading, country, reg, vat, email,
-                                                  web, cats, volume), None, "demo seed"), True))
-        else:
-            out.append((seller, False))
-    return out
 
 
 def seller_label_history(seller: Seller) -> list[LabelEvent]:

@@ -30,10 +30,15 @@ from qc.models import (
     InspectionResult,
     TestOrder,
 )
-from qc.orders import (
-    OrderStatus,
+from qc.orders import OrderStatus, inspection_details
+from qc.scoring import (
+    CheckpointOutcome,
+    Grade,
+    InspectionFacts,
+    check_battery,
+    compute_score,
+    inspection_payload,
 )
-from qc.scoring import CheckpointOutcome, Grade, InspectionFacts, check_battery, compute_score
 from qc.services.orders import check_order_version, move_order
 from vetting import evidence as evidence_store
 
@@ -136,12 +141,12 @@ def _store_photo(stream: IO[bytes], name: str | None,
 
 
 def _inspection_payload(i: Inspection) -> dict[str, Any]:
-    return {"version": i.version, "verdict": i.verdict, "score": i.score,
-            "observed_grade": i.observed_grade, "battery_percent": i.battery_percent,
-            "battery_cycles": i.battery_cycles, "battery_swollen": i.battery_swollen,
-            "cable_missing": i.cable_missing, "notes": i.notes,
-            "failed": [r.code for r in i.results if not r.passed],
-            "photos": [p.sha256 for p in i.photos], "reasons": json.loads(i.reasons)}
+    return inspection_payload(
+        version=i.version, verdict=i.verdict, score=i.score, observed_grade=i.observed_grade,
+        battery_percent=i.battery_percent, battery_cycles=i.battery_cycles,
+        battery_swollen=i.battery_swollen, cable_missing=i.cable_missing, notes=i.notes,
+        failed=[r.code for r in i.results if not r.passed],
+        photos=[p.sha256 for p in i.photos], reasons=json.loads(i.reasons))
 
 
 def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
@@ -163,7 +168,7 @@ def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
     inspection = _build_inspection(order, data, actor, version=1)
     db.session.add(inspection)
     order.inspected_at = inspection.submitted_at
-    move_order(order, OrderStatus.INSPECTED, actor, {"inspection": "submitted"}, None)
+    move_order(order, OrderStatus.INSPECTED, actor, inspection_details(), None)
     flush_or_conflict("test order", f"Test order #{order.id} was inspected by someone else "
                                     "a moment ago.")
     audit.record("inspection.submitted", "test_order", order.id,

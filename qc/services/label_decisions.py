@@ -6,9 +6,8 @@ decision and its cause commit together. Flushes; the caller commits.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -33,12 +32,24 @@ from qc.decisions import (
     compute_sampling_state,
 )
 from qc.events import InspectionRecorded, PlanChanged
-from qc.models import Inspection, SellerStatistics, TestOrder
+from qc.models import Inspection, SamplingStateChange, SellerStatistics, TestOrder
 from qc.services.marketplace_signals import seller_signals
 from qc.services.plan_settings import current_plan
+from qc.snapshots import (
+    compute_snapshot,
+    epoch_stats_from_json,
+    epoch_stats_json,
+    state_change_payload,
+)
 from qc.stats import clopper_pearson, cusum_step
 from vetting.events import LabelChanged
-from vetting.labels import IN_FORCE, LabelStatus, compute_label_end
+from vetting.labels import (
+    IN_FORCE,
+    LabelEventKind,
+    LabelStatus,
+    compute_label_end,
+    compute_label_event_kind,
+)
 from vetting.models import LabelEvent, Seller
 from vetting.services import change_label
 
@@ -63,7 +74,7 @@ def _store(row: SellerStatistics, stats: SellerStats) -> None:
 
 def epoch_start(row: SellerStatistics) -> SellerStats:
     """The statistics a replay starts from (the last grant, reinstatement or renewal)."""
-    return SellerStats(**json.loads(row.epoch_stats)) if row.epoch_stats != "{}" else SellerStats()
+    return epoch_stats_from_json(row.epoch_stats)
 
 
 def statistics_row(seller_id: int) -> SellerStatistics:
@@ -80,7 +91,7 @@ def statistics_row(seller_id: int) -> SellerStatistics:
 def restart(row: SellerStatistics, stats: SellerStats) -> None:
     """Start a new epoch from `stats` now (grant, reinstatement, conditional renewal)."""
     row.epoch_at = utcnow()
-    row.epoch_stats = json.dumps(asdict(stats), sort_keys=True)
+    row.epoch_stats = epoch_stats_json(stats)
     _store(row, stats)
 
 
@@ -97,20 +108,18 @@ def epoch_verdicts(seller_id: int, since: datetime) -> list[tuple[int, str]]:
 def snapshot(seller: Seller, row: SellerStatistics, plan: DecisionPlan,
              order_ref: str = "") -> dict[str, Any]:
     """The statistics behind a decision, for the label event and the audit trail."""
-    path = epoch_path(seller.id, row, plan)
-    low, high = clopper_pearson(row.defects, row.inspected)
-    return {
-        "order": order_ref, "S": round(row.s, 4), "S_path_tail": [round(x, 4) for x in path[-10:]],
-        "h": round(plan.main.h, 4), "tighten_at": plan.tighten_at,
-        "minor_S": round(row.minor_s, 4), "minor_h": round(plan.minor.h, 4),
-        "clean_run": row.clean_run, "inspected": row.inspected, "defects": row.defects,
-        "minor": row.minor, "critical": row.critical,
-        "defect_rate_bounds_95": [round(low, 4), round(high, 4)],
-        "plan": {"p0": plan.params.p0, "p1": plan.params.p1, "alpha": plan.params.alpha,
-                 "beta": plan.params.beta, "w_defect": round(plan.main.w_defect, 4),
-                 "w_clean": round(plan.main.w_clean, 4),
-                 "acceptance_run": plan.main.acceptance_run},
-    }
+    return compute_snapshot(to_stats(row), epoch_path(seller.id, row, plan), plan, order_ref)
+
+
+def _record_state_change(seller: Seller, new_state: str | None, snap: dict[str, Any],
+                         why: str | None = None) -> None:
+    """Set the sampling state, with its change row and audit entry."""
+    before = seller.sampling_state
+    seller.sampling_state = new_state
+    db.session.add(SamplingStateChange(seller_id=seller.id, from_state=before,
+                                       to_state=new_state, why=why, at=utcnow()))
+    audit.record("sampling.state_changed", "seller", seller.id,
+                 state_change_payload(before, new_state, snap, why))
 
 
 def _apply(seller: Seller, row: SellerStatistics, action: Action, reason: str,
@@ -125,10 +134,7 @@ def _apply(seller: Seller, row: SellerStatistics, action: Action, reason: str,
     elif action == Action.END_PROBATION:
         change_label(seller, LabelStatus.ACTIVE, reason, None, snapshot=snap)
     if seller.sampling_state != new_state:
-        before = seller.sampling_state
-        seller.sampling_state = new_state
-        audit.record("sampling.state_changed", "seller", seller.id,
-                     {"from": before, "to": new_state, "snapshot": snap})
+        _record_state_change(seller, new_state, snap)
 
 
 def on_inspection(event: InspectionRecorded) -> None:
@@ -157,8 +163,10 @@ def on_inspection(event: InspectionRecorded) -> None:
 
 def on_label_changed(event: LabelChanged) -> None:
     """Restart the statistics when a label is granted anew."""
-    if event.to_status == LabelStatus.ACTIVE and event.from_status in (
-            None, LabelStatus.EXPIRED.value):
+    kind = compute_label_event_kind(
+        LabelStatus(event.from_status) if event.from_status else None,
+        LabelStatus(event.to_status), event.renewal)
+    if kind == LabelEventKind.GRANT:
         restart(statistics_row(event.seller_id), SellerStats())
         db.session.flush()
 
@@ -189,10 +197,7 @@ def refresh_sampling_state(seller: Seller, why: str = "label change") -> None:
     state = compute_sampling_state(_label(seller), to_stats(row), plan)
     new = state.value if state is not None else None
     if seller.sampling_state != new:
-        audit.record("sampling.state_changed", "seller", seller.id,
-                     {"from": seller.sampling_state, "to": new, "why": why,
-                      "snapshot": snapshot(seller, row, plan)})
-        seller.sampling_state = new
+        _record_state_change(seller, new, snapshot(seller, row, plan), why)
 
 
 # ---------------------------------------------------------------- fleet evaluation

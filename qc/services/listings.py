@@ -13,7 +13,7 @@ from sqlalchemy.orm import contains_eager
 from core import audit
 from core.db import db
 from core.models import User
-from qc.listing_csv import parse_listing_csv
+from qc.listing_csv import listing_import_payload, parse_listing_csv
 from qc.models import (
     Listing,
 )
@@ -82,6 +82,5 @@ def import_listings(data: bytes, filename: str, actor: User) -> ListingImportOut
             updated += 1
     db.session.flush()
     audit.record("listing.imported", "listing_import", filename[:64],
-                 {"filename": filename, "rows": len(resolved), "created": created,
-                  "updated": updated}, actor)
+                 listing_import_payload(filename, len(resolved), created, updated), actor)
     return ListingImportOutcome(created, updated, ())

@@ -28,8 +28,12 @@ from qc.orders import (
     OrderStatus,
     OrderTransitionError,
     PackageCondition,
+    arrival_details,
+    closing_details,
     compute_is_overdue,
-    ensure_order_transition,
+    compute_order_move,
+    placement_details,
+    reason_details,
 )
 from vetting.models import Seller
 
@@ -46,15 +50,13 @@ def move_order(order: TestOrder, target: OrderStatus, actor: User,
     """Move an order along the transition table, with its audit entry."""
     check_order_version(order, expected_version)
     try:
-        ensure_order_transition(OrderStatus(order.status), target)
+        action, entry = compute_order_move(OrderStatus(order.status), target, payload)
     except OrderTransitionError as exc:
         raise ServiceError(str(exc)) from None
-    before = order.status
     order.status = target.value
     order.updated_at = utcnow()
     flush_or_conflict("test order")
-    audit.record(f"order.{target.value}", "test_order", order.id,
-                 {"from": before, "to": target.value, **payload}, actor)
+    audit.record(action, "test_order", order.id, entry, actor)
 
 
 def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
@@ -79,9 +81,8 @@ def place_order(order: TestOrder, marketplace_ref: str, price_paid_cents: int,
     order.placed_by_id = actor.id
     flush_or_conflict("test order", f"Marketplace order {marketplace_ref} was just recorded on "
                                     "another test order.")
-    move_order(order, OrderStatus.PLACED, actor, {"marketplace_ref": marketplace_ref,
-                                             "price_paid_cents": price_paid_cents,
-                                             "buyer_account": order.buyer_account}, None)
+    move_order(order, OrderStatus.PLACED, actor,
+               placement_details(marketplace_ref, price_paid_cents, order.buyer_account), None)
 
 
 def receive_order(order: TestOrder, received_on: date, condition: PackageCondition,
@@ -96,9 +97,8 @@ def receive_order(order: TestOrder, received_on: date, condition: PackageConditi
     order.received_on = received_on
     order.package_condition = condition.value
     order.received_by_id = actor.id
-    move_order(order, OrderStatus.RECEIVED, actor, {"received_on": received_on.isoformat(),
-                                               "package_condition": condition.value},
-          expected_version)
+    move_order(order, OrderStatus.RECEIVED, actor, arrival_details(received_on, condition),
+               expected_version)
 
 
 def cancel_order(order: TestOrder, reason: str, actor: User,
@@ -108,14 +108,15 @@ def cancel_order(order: TestOrder, reason: str, actor: User,
     if not reason:
         raise ServiceError("Give the reason for cancelling.", "reason")
     order.cancel_reason = reason
-    move_order(order, OrderStatus.CANCELLED, actor, {"reason": reason}, expected_version)
+    move_order(order, OrderStatus.CANCELLED, actor, reason_details(reason), expected_version)
 
 
 def mark_lost(order: TestOrder, reason: str, actor: User,
               expected_version: int | None = None) -> None:
     """Record that a placed order never arrived (a delivery failure)."""
     order.cancel_reason = reason.strip() or "Never arrived."
-    move_order(order, OrderStatus.LOST, actor, {"reason": order.cancel_reason}, expected_version)
+    move_order(order, OrderStatus.LOST, actor, reason_details(order.cancel_reason),
+               expected_version)
 
 
 def close_order(order: TestOrder, disposition: Disposition, actor: User,
@@ -123,8 +124,7 @@ def close_order(order: TestOrder, disposition: Disposition, actor: User,
     """Close an inspected order: device returned, refunded or kept as evidence."""
     order.disposition = disposition.value
     order.closed_at = utcnow()
-    move_order(order, OrderStatus.CLOSED, actor, {"disposition": disposition.value},
-          expected_version)
+    move_order(order, OrderStatus.CLOSED, actor, closing_details(disposition), expected_version)
 
 
 def order_queue(kind: str) -> Select[tuple[TestOrder]]:

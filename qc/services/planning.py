@@ -31,9 +31,11 @@ from qc.orders import (
 )
 from qc.plan_records import (
     compute_plan_differences,
+    compute_verify_result,
     inputs_from_json,
-    inputs_to_json,
-    plan_fingerprint,
+    plan_created_payload,
+    plan_run_columns,
+    seed_revealed_payload,
 )
 from qc.sampling import (
     ListingInput,
@@ -118,10 +120,8 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
     inputs = planning_inputs(period)
     seed = new_seed()
     plan = compute_plan(inputs, seed)
-    run = PlanningRun(period=period.key, commitment=compute_commitment(seed),
-                      inputs_json=inputs_to_json(inputs), fingerprint=plan_fingerprint(plan),
-                      orders_planned=len(plan.orders), orders_dropped=len(plan.dropped),
-                      total_cost_cents=plan.total_cost_cents, over_budget=plan.over_budget)
+    columns = plan_run_columns(inputs, plan, seed)
+    run = PlanningRun(**columns)
     db.session.add(run)
     flush_or_conflict("plan", f"{period.key} was planned by another process a moment ago.")
     db.session.add_all(TestOrder(
@@ -131,14 +131,8 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
         for o in plan.orders)
     db.session.flush()
     _seal_seed(period.key, seed)
-    audit.record("plan.created", "planning_run", run.id, {
-        "period": period.key, "commitment": run.commitment, "fingerprint": run.fingerprint,
-        "orders": run.orders_planned, "dropped": run.orders_dropped,
-        "total_cost_cents": run.total_cost_cents, "over_budget": run.over_budget,
-        "dropped_orders": [{"seller_id": d.seller_id, "listing_id": d.listing_id,
-                            "state": d.sampling_state.value, "reason": d.reason}
-                           for d in plan.dropped],
-        "skipped": [list(s) for s in plan.skipped]}, actor)
+    audit.record("plan.created", "planning_run", run.id, plan_created_payload(columns, plan),
+                 actor)
     return run
 
 
@@ -175,11 +169,9 @@ def close_periods(today: date) -> list[PlanningRun]:
         run.revealed_at = utcnow()
         db.session.flush()
         check = verify_plan(run.period)
-        run.verify_result = "match" if check.match else "MISMATCH: " + "; ".join(
-            check.differences[:20])
-        audit.record("plan.seed_revealed", "planning_run", run.id,
-                     {"period": run.period, "seed": run.seed_hex,
-                      "commitment": run.commitment, "verify_plan": run.verify_result})
+        run.verify_result = compute_verify_result(check.commitment_ok, check.differences)
+        audit.record("plan.seed_revealed", "planning_run", run.id, seed_revealed_payload(
+            run.period, run.seed_hex, run.commitment, run.verify_result))
         revealed.append(run)
     db.session.flush()
     return revealed

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from core.db import db
-from core.services import ensure_demo_accounts
+from demo.seed import ensure_demo_accounts
 from tests.conftest import make_config
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

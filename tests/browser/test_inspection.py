@@ -9,7 +9,8 @@ from flask import Flask
 from playwright.sync_api import Browser, expect
 
 from core.db import db
-from core.services import DEMO_PASSWORD_SUFFIX, get_user_by_email
+from core.services import get_user_by_email
+from demo.seed import DEMO_PASSWORD_SUFFIX
 from qc.models import TestOrder
 from qc.services import orders, planning
 from tests.factories import ListingFactory, SellerFactory

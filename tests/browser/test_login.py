@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.services import DEMO_PASSWORD_SUFFIX
+from demo.seed import DEMO_PASSWORD_SUFFIX
 
 NAV = {
     "vetting": ["Home", "Sellers", "Applications", "Listings"],

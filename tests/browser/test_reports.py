@@ -9,7 +9,7 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 
 from core.db import db
-from core.services import DEMO_PASSWORD_SUFFIX
+from demo.seed import DEMO_PASSWORD_SUFFIX
 from tests.factories import ListingFactory, SellerFactory
 
 

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from core.services import DEMO_PASSWORD_SUFFIX
+from demo.seed import DEMO_PASSWORD_SUFFIX
 from tests.web.vetting_helpers import PDF
 
 

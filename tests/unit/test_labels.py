@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from vetting.labels import (
     TRANSITIONS,
     LabelChange,
+    LabelEventKind,
     LabelStatus,
     LabelTransitionError,
     allowed_targets,
@@ -18,8 +19,12 @@ from vetting.labels import (
     compute_is_expired,
     compute_label_change,
     compute_label_end,
+    compute_label_event_kind,
+    compute_label_record,
     ensure_transition,
     is_allowed,
+    label_changed_payload,
+    label_event_columns,
 )
 
 S = LabelStatus
@@ -217,3 +222,77 @@ def test_due_and_expired_never_both_true(valid_until: date, offset: int) -> None
     expired = compute_is_expired(valid_until, today)
     assert not (due and expired)
     assert expired is (offset > 0)
+
+
+# The kind of every allowed edge, written out independently of the module.
+K = LabelEventKind
+EXPECTED_KINDS: dict[tuple[LabelStatus | None, LabelStatus], LabelEventKind] = {
+    (None, S.ACTIVE): K.GRANT,
+    (S.EXPIRED, S.ACTIVE): K.GRANT,
+    (S.ACTIVE, S.ACTIVE): K.RENEWAL_FULL,
+    (S.PROBATION, S.PROBATION): K.RENEWAL_FULL,
+    (S.ACTIVE, S.SUSPENDED): K.SUSPENSION,
+    (S.PROBATION, S.SUSPENDED): K.SUSPENSION,
+    (S.SUSPENDED, S.PROBATION): K.REINSTATEMENT,
+    (S.SUSPENDED, S.ACTIVE): K.RESTORATION,
+    (S.PROBATION, S.ACTIVE): K.PROBATION_END,
+    (S.ACTIVE, S.REVOKED): K.REVOCATION,
+    (S.PROBATION, S.REVOKED): K.REVOCATION,
+    (S.SUSPENDED, S.REVOKED): K.REVOCATION,
+    (S.ACTIVE, S.EXPIRED): K.EXPIRY,
+    (S.PROBATION, S.EXPIRED): K.EXPIRY,
+}
+
+
+def test_every_allowed_edge_has_its_kind() -> None:
+    assert set(EXPECTED_KINDS) == EXPECTED_EDGES
+    for (current, target), kind in EXPECTED_KINDS.items():
+        assert compute_label_event_kind(current, target) == kind
+
+
+@pytest.mark.parametrize("status", [S.ACTIVE, S.PROBATION])
+def test_a_renewal_is_full_or_conditional(status: LabelStatus) -> None:
+    assert compute_label_event_kind(status, status, "full") == K.RENEWAL_FULL
+    assert compute_label_event_kind(status, status, "conditional") == K.RENEWAL_CONDITIONAL
+    with pytest.raises(ValueError, match="'full' or 'conditional'"):
+        compute_label_event_kind(status, status, "partial")
+
+
+def test_a_grant_starts_a_year_of_validity_and_onboarding() -> None:
+    record = compute_label_record(S.EXPIRED, S.ACTIVE, " approved ", today=date(2026, 3, 2),
+                                  valid_from=date(2024, 1, 1), valid_until=date(2025, 1, 1),
+                                  sampling_state=None)
+    assert record.kind == K.GRANT
+    assert (record.valid_from, record.valid_until) == (date(2026, 3, 2), date(2027, 3, 2))
+    assert record.sampling_state == "onboarding"
+    assert record.change == LabelChange(S.EXPIRED, S.ACTIVE, "approved")
+
+
+def test_a_suspension_stops_sampling_and_keeps_the_dates() -> None:
+    record = compute_label_record(S.ACTIVE, S.SUSPENDED, "CUSUM", today=date(2026, 3, 2),
+                                  valid_from=date(2026, 1, 1), valid_until=date(2027, 1, 1),
+                                  sampling_state="normal", pending_review=True)
+    assert (record.kind, record.sampling_state) == (K.SUSPENSION, None)
+    assert (record.valid_from, record.valid_until) == (date(2026, 1, 1), date(2027, 1, 1))
+    assert label_event_columns(record, {"S": 5.3}) == {
+        "from_status": "active", "to_status": "suspended", "kind": "suspension",
+        "reason": "CUSUM", "pending_review": True, "valid_until": date(2027, 1, 1),
+        "snapshot": '{"S": 5.3}'}
+    assert label_changed_payload(record, {"S": 5.3}, None) == {
+        "from": "active", "to": "suspended", "reason": "CUSUM", "pending_review": True,
+        "valid_until": "2027-01-01", "sampling_state": None, "snapshot": {"S": 5.3},
+        "application_id": None}
+
+
+def test_a_reinstatement_keeps_the_sampling_state_it_is_given() -> None:
+    record = compute_label_record(S.SUSPENDED, S.PROBATION, "plan accepted",
+                                  today=date(2026, 3, 2), valid_from=date(2026, 1, 1),
+                                  valid_until=date(2027, 1, 1), sampling_state="tightened")
+    assert (record.kind, record.sampling_state) == (K.REINSTATEMENT, "tightened")
+    assert label_event_columns(record)["snapshot"] is None
+
+
+def test_a_label_record_refuses_what_the_table_refuses() -> None:
+    with pytest.raises(LabelTransitionError):
+        compute_label_record(S.REVOKED, S.ACTIVE, "again", today=date(2026, 3, 2),
+                             valid_from=None, valid_until=None, sampling_state=None)

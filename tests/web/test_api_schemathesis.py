@@ -19,8 +19,7 @@ from schemathesis.engine import Status, events, from_schema
 from core import services
 from core.db import db
 from core.roles import Scope
-from qc.demo import ensure_demo_qc
-from vetting.services import ensure_demo_sellers
+from demo.seed import ensure_demo_accounts, ensure_demo_qc, ensure_demo_sellers
 
 CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 OPERATIONS = {"GET /api/v1/sellers", "GET /api/v1/sellers/{seller_id}",
@@ -34,7 +33,7 @@ def api_app(app_factory: Callable[..., Flask]) -> tuple[Flask, str]:
     orders, and the secret of a token holding every scope."""
     app = app_factory(API_RATE_LIMIT="100000/minute")
     with app.app_context():
-        services.ensure_demo_accounts()
+        ensure_demo_accounts()
         ensure_demo_sellers()
         ensure_demo_qc()
         issued = services.create_api_token("schemathesis", [s.value for s in Scope], None)

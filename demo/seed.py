@@ -1,5 +1,6 @@
-"""Demo data for quality control: listings, a planned period, a few orders in progress,
-and some months of marketplace signals."""
+"""Demo data for trying Labelkeeper out (`flask --app app demo seed`): one account per role,
+three sellers, their listings and labels, a planned period with a few orders in progress, and
+some months of marketplace signals. Running it again adds nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from sqlalchemy import func, select
 
 from core.clock import utcnow
 from core.db import db
-from core.services import get_user_by_email
+from core.roles import Role
+from core.services import create_user, get_user_by_email
 from qc.models import Listing, MarketplaceSignal, TestOrder
 from qc.orders import PackageCondition
 from qc.services import inspections, marketplace_signals, planning
@@ -16,7 +18,19 @@ from qc.signal_csv import SignalRow
 from qc.signals import add_months, month_start
 from vetting.labels import LabelStatus
 from vetting.models import Seller
-from vetting.services import change_label
+from vetting.sellers import SellerInput
+from vetting.services import change_label, create_seller, find_seller
+
+DEMO_PASSWORD_SUFFIX = "-demo-2026"  # noqa: S105 - documented demo logins
+
+DEMO_SELLERS = [
+    ("Renewd Devices GmbH", "Renewd", "DE", "HRB 204871", "DE811907980",
+     "quality@renewd.example", "https://renewd.example", ("smartphone", "tablet"), 420),
+    ("Seconde Vie Électronique SAS", "Seconde Vie", "FR", "852 379 114", "FR40852379114",
+     "contact@secondevie.example", "https://secondevie.example", ("laptop", "smartphone"), 260),
+    ("Reboot Tech S.L.", "Reboot", "ES", "B-86753091", "ESB86753091",
+     "calidad@reboot.example", "https://reboot.example", ("laptop",), 90),
+]
 
 DEMO_LISTINGS = {
     "HRB 204871": [("RN-IP13-128-EX", "iPhone 13 128 GB", "smartphone", "excellent", 48900, 140),
@@ -34,6 +48,34 @@ DEMO_SIGNALS = {
     "852 379 114": [(160, 12, 3), (148, 10, 5), (None, 9, 2), (171, 14, 4), (155, 11, 3),
                     (162, 13, 6)],
 }
+
+
+def ensure_demo_accounts() -> list[tuple[str, str, bool]]:
+    """Create one demo account per role, plus a second vetting user for four-eyes approval;
+    return (email, password, created) for each."""
+    accounts = [(role.value, role.value) for role in Role] + [("approver", Role.VETTING.value)]
+    out = []
+    for name, role in accounts:
+        email = f"{name}@labelkeeper.example"
+        password = name + DEMO_PASSWORD_SUFFIX
+        exists = get_user_by_email(email) is not None
+        if not exists:
+            create_user(email, f"Demo {name}", password, [role], actor=None)
+        out.append((email, password, not exists))
+    return out
+
+
+def ensure_demo_sellers() -> list[tuple[Seller, bool]]:
+    """Create the demo sellers that do not exist yet; return each with whether it was new."""
+    out = []
+    for legal, trading, country, reg, vat, email, web, cats, volume in DEMO_SELLERS:
+        seller = find_seller(reg, country)
+        if seller is None:
+            out.append((create_seller(SellerInput(legal, trading, country, reg, vat, email,
+                                                  web, cats, volume), None, "demo seed"), True))
+        else:
+            out.append((seller, False))
+    return out
 
 
 def ensure_demo_qc() -> dict[str, int]:
