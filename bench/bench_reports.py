@@ -74,8 +74,8 @@ from core.models import User, UserRole
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
 from qc.scoring import VERDICT_BANDS
 from qc.services import plan_settings
-from vetting import services as vetting_services
 from vetting.models import Application, ApplicationItem, Evidence, LabelEvent, Seller
+from vetting.services import checklists
 
 YEAR = 2026
 DATE_FROM, DATE_TO = date(YEAR, 1, 1), date(YEAR, 12, 31)
@@ -392,7 +392,7 @@ def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int) -> int
     vetting_id = db.session.execute(select(User.id).where(
         User.email == "vetting@bench.example")).scalar_one()
     clock.now = datetime(YEAR - 1, 11, 2, 9, 0)
-    template = vetting_services.current_template()  # the default checklist, version 1
+    template = checklists.current_template()  # the default checklist, version 1
     sid = fleet.take("seller")
     seller = seller_row(fleet, sid, "DE", ["smartphone", "tablet"])
     seller.update(legal_name="Dossier Refurbishment GmbH", trading_name="Dossier Refurb",

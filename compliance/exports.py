@@ -19,7 +19,7 @@ from core.errors import ServiceError
 from core.models import User
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
 from vetting.models import LabelEvent, Seller
-from vetting.services import seller_query
+from vetting.services.sellers import seller_query
 
 BATCH = 1000
 FILTER_KEYS = frozenset({"q", "country", "label_status", "sampling_state", "seller", "status",

@@ -29,7 +29,7 @@ from vetting import events as label_events
 from vetting.events import LabelChanged
 from vetting.labels import LabelStatus
 from vetting.models import LabelEvent, Seller
-from vetting.services import change_label
+from vetting.services.labels import change_label
 
 
 def on_label_changed(event: LabelChanged) -> None:

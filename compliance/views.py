@@ -22,6 +22,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from compliance import exports, jobs, notices, reports, services
+from compliance.cases import CASE_KINDS
 from compliance.csvexport import csv_filename, stream_csv
 from compliance.forms import (
     CaseDecisionForm,
@@ -127,7 +128,7 @@ def case_decide(case_id: int) -> Response:
         run_service(lambda: services.decide_case(
             case, form.decision.data == "accept", form.reason.data or "", current_user,
             form.version.data),
-            success=lambda _: f"The {services.CASE_KINDS[case.kind]} was {case.status}.")
+            success=lambda _: f"The {CASE_KINDS[case.kind]} was {case.status}.")
     else:
         flash("Choose accept or reject.", "danger")
     return redirect(url_for("compliance.seller_file", seller_id=case.seller_id))

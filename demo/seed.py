@@ -19,7 +19,8 @@ from qc.signals import add_months, month_start
 from vetting.labels import LabelStatus
 from vetting.models import Seller
 from vetting.sellers import SellerInput
-from vetting.services import change_label, create_seller, find_seller
+from vetting.services.labels import change_label
+from vetting.services.sellers import create_seller, find_seller
 
 DEMO_PASSWORD_SUFFIX = "-demo-2026"  # noqa: S105 - documented demo logins
 

@@ -25,9 +25,11 @@ from core.api import (
 from core.db import db
 from core.errors import ConflictError, ServiceError
 from core.roles import Scope, api_scope
-from vetting import services
 from vetting.labels import LabelStatus, SamplingState
 from vetting.models import Application, LabelEvent, Seller
+from vetting.sellers import SellerInput
+from vetting.services import applications as application_service
+from vetting.services import sellers as seller_service
 from vetting.validation import DEVICE_CATEGORIES, MAX_VOLUME
 
 bp = api_blueprint("vetting_api", __name__, "Sellers, their Back Label and applications")
@@ -169,7 +171,7 @@ def sellers(**args: Any) -> dict[str, Any]:
     """List sellers in id order, filtered by label status, country or sampling state.
 
     Needs the `read` scope. Cursor-paginated: follow `next_cursor` until it is null."""
-    stmt = services.seller_query(country=args.get("country", ""),
+    stmt = seller_service.seller_query(country=args.get("country", ""),
                                  label_status=args.get("label_status", ""),
                                  sampling_state=args.get("sampling_state", ""))
     return page_after(stmt, Seller.id, args)
@@ -213,9 +215,9 @@ def application_create(form: dict[str, Any]) -> tuple[dict[str, Any], int, dict[
     Needs the `write` scope. The data is checked like the staff form (VAT ID format of the
     country, e-mail, website, categories): a refusal is a 422 problem naming the field; a
     seller already registered with this registration number and country is a 409."""
-    data = services.SellerInput(**{**form, "device_categories": tuple(form["device_categories"])})
+    data = SellerInput(**{**form, "device_categories": tuple(form["device_categories"])})
     try:
-        application: Application = services.register_applicant(data, source="api")
+        application: Application = application_service.register_applicant(data, source="api")
     except ConflictError as exc:
         db.session.rollback()
         abort_problem(409, exc.message, CONFLICT_PROBLEM)

@@ -8,7 +8,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from vetting import jobs, services
+from vetting import jobs
+from vetting.services import labels as label_service
 
 labels_cli = AppGroup("labels", help="Back Label renewal and expiry.")
 
@@ -38,7 +39,7 @@ def expire_command(on: str | None) -> None:
 @click.option("--days", default=30, show_default=True, type=click.IntRange(0, 366))
 def due_command(on: str | None, days: int) -> None:
     """List labels that end within the renewal window."""
-    due = services.labels_due_for_renewal(_day(on), days)
+    due = label_service.labels_due_for_renewal(_day(on), days)
     for seller in due:
         click.echo(f"#{seller.id}\t{seller.label_valid_until}\t{seller.display_name}")
     click.echo(f"{len(due)} label(s) due for renewal within {days} days.")

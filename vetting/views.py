@@ -22,7 +22,6 @@ from core.edges import flash_form_errors, run_csv_import, run_service
 from core.errors import ServiceError
 from core.pagination import paginate
 from core.roles import Role, roles_required
-from vetting import services
 from vetting.applications import (
     APPLICATION_TRANSITIONS,
     EDITABLE_STATUSES,
@@ -45,6 +44,11 @@ from vetting.labels import LabelStatus, SamplingState
 from vetting.models import Application, ApplicationItem, Evidence, Seller
 from vetting.seller_csv import COLUMNS, REQUIRED_COLUMNS
 from vetting.seller_page import render_seller_sections
+from vetting.sellers import SellerInput
+from vetting.services import applications as application_service
+from vetting.services import checklists
+from vetting.services import labels as label_service
+from vetting.services import sellers as seller_service
 
 bp = Blueprint("vetting", __name__, url_prefix="/vetting")
 Page = str | Response | tuple[str, int]
@@ -62,13 +66,13 @@ ACTIONS = {  # URL word -> target status, for the workflow buttons
 def _item(application: Application, item_id: int) -> ApplicationItem:
     """The application's checklist item, or a 404 (also for another application's item)."""
     try:
-        return services.get_item(application, item_id)
+        return application_service.get_item(application, item_id)
     except ServiceError:
         abort(404)
 
 
-def _seller_input(form: SellerForm) -> services.SellerInput:
-    return services.SellerInput(
+def _seller_input(form: SellerForm) -> SellerInput:
+    return SellerInput(
         legal_name=form.legal_name.data, trading_name=form.trading_name.data or "",
         country=form.country.data, registration_number=form.registration_number.data,
         vat_id=form.vat_id.data, contact_email=form.contact_email.data,
@@ -85,8 +89,8 @@ def sellers() -> str:
     args = {k: request.args.get(k, "").strip()[:100]
             for k in ("q", "country", "label_status", "sampling_state")}
     return render_template(
-        "vetting/sellers.html", page=paginate(services.seller_query(**args)), args=args,
-        countries=services.seller_countries(), label_statuses=list(LabelStatus),
+        "vetting/sellers.html", page=paginate(seller_service.seller_query(**args)), args=args,
+        countries=seller_service.seller_countries(), label_statuses=list(LabelStatus),
         sampling_states=list(SamplingState))
 
 
@@ -96,7 +100,7 @@ def seller_new() -> str | Response:
     form = SellerForm()
     if form.validate_on_submit():
         done = run_service(
-            lambda: services.create_seller(_seller_input(form), current_user), form=form,
+            lambda: seller_service.create_seller(_seller_input(form), current_user), form=form,
             success=lambda seller: f"{seller.display_name} registered.",
             redirect_to=lambda seller: url_for("vetting.seller_detail", seller_id=seller.id))
         if done:
@@ -110,7 +114,7 @@ def seller_edit(seller_id: int) -> str | Response:
     seller = db.get_or_404(Seller, seller_id)
     form = SellerEditForm(obj=seller, device_categories=seller.categories)
     if form.validate_on_submit():
-        done = run_service(lambda: services.update_seller(
+        done = run_service(lambda: seller_service.update_seller(
             seller, _seller_input(form), form.version.data, current_user), form=form,
             success="Seller details saved.",
             redirect_to=url_for("vetting.seller_detail", seller_id=seller.id))
@@ -125,9 +129,9 @@ def seller_detail(seller_id: int) -> str:
     seller = db.get_or_404(Seller, seller_id)
     return render_template(
         "vetting/seller_detail.html", seller=seller,
-        applications=services.seller_applications(seller),
-        label_events=services.seller_label_history(seller),
-        open_application=services.open_application(seller), status_labels=STATUS_LABELS,
+        applications=application_service.seller_applications(seller),
+        label_events=label_service.seller_label_history(seller),
+        open_application=application_service.open_application(seller), status_labels=STATUS_LABELS,
         sections=render_seller_sections(seller))
 
 
@@ -135,7 +139,7 @@ def seller_detail(seller_id: int) -> str:
 @roles_required(*EDIT)
 def seller_import() -> str | Response:
     form = SellerImportForm()
-    outcome = run_csv_import(form, services.import_sellers, "upload.csv", lambda o: (
+    outcome = run_csv_import(form, seller_service.import_sellers, "upload.csv", lambda o: (
         f"Imported {len(o.created)} new sellers; {len(o.existing)} were already registered."))
     return render_template("vetting/seller_import.html", form=form, outcome=outcome,
                            columns=COLUMNS, required=REQUIRED_COLUMNS)
@@ -149,8 +153,9 @@ def seller_import() -> str | Response:
 def applications() -> str:
     status = request.args.get("status", "open")[:20]
     return render_template("vetting/applications.html",
-                           page=paginate(services.application_query(status)), status=status,
-                           status_labels=STATUS_LABELS, waiting=services.applications_waiting())
+                           page=paginate(application_service.application_query(status)),
+                           status=status, status_labels=STATUS_LABELS,
+                           waiting=application_service.applications_waiting())
 
 
 @bp.route("/sellers/<int:seller_id>/applications", methods=["POST"])
@@ -158,7 +163,7 @@ def applications() -> str:
 def application_new(seller_id: int) -> Response:
     seller = db.get_or_404(Seller, seller_id)
     return run_service(
-        lambda: services.create_application(seller, current_user),
+        lambda: application_service.create_application(seller, current_user),
         success=lambda application: f"Draft application #{application.id} started.",
         redirect_to=lambda application: url_for("vetting.application_detail",
                                                 application_id=application.id),
@@ -173,15 +178,16 @@ def application_detail(application_id: int) -> str:
 
 
 def _render_application(application: Application, **forms: object) -> str:
-    reviewers = services.reviewer_ids(application)
-    people = services.users_by_id(
+    reviewers = application_service.reviewer_ids(application)
+    people = application_service.users_by_id(
         [*reviewers, *(i.recorded_by_id for i in application.items),
          *(e.uploaded_by_id for i in application.items for e in i.evidence)])
     return render_template(
         "vetting/application_detail.html", application=application,
         seller=application.seller, status=ApplicationStatus(application.status),
-        status_labels=STATUS_LABELS, events=services.application_events(application),
-        blockers=services.approval_blockers(application), reviewers=reviewers, people=people,
+        status_labels=STATUS_LABELS, events=application_service.application_events(application),
+        blockers=application_service.approval_blockers(application), reviewers=reviewers,
+        people=people,
         status_form=forms.get("status_form") or ApplicationStatusForm(obj=application),
         decision_form=forms.get("decision_form") or DecisionForm(obj=application),
         item_forms=forms.get("item_forms", {}), evidence_forms=forms.get("evidence_forms", {}),
@@ -200,7 +206,7 @@ def application_transition(application_id: int, action: str) -> str | Response:
     application = db.get_or_404(Application, application_id)
     form = ApplicationStatusForm()
     if form.validate_on_submit():
-        run_service(lambda: services.transition_application(
+        run_service(lambda: application_service.transition_application(
             application, ACTIONS[action], current_user, message=form.message.data or "",
             expected_version=form.version.data),
             success=lambda _: "Application is now "
@@ -217,7 +223,7 @@ def application_item(application_id: int, item_id: int) -> Page:
     item = _item(application, item_id)
     form = ItemResultForm(prefix=f"item{item_id}")
     if form.validate_on_submit():
-        done = run_service(lambda: services.record_item_result(
+        done = run_service(lambda: application_service.record_item_result(
             application, item, ItemResult(form.result.data), form.note.data or "",
             form.waiver_reason.data or "", current_user), form=form,
             success=lambda _: f"{item.spec.code} recorded as {item.result}.",
@@ -239,7 +245,7 @@ def application_evidence(application_id: int, item_id: int) -> Page:
     form = EvidenceForm(prefix=f"ev{item_id}")
     if form.validate_on_submit():
         upload = form.file.data
-        done = run_service(lambda: services.add_evidence(
+        done = run_service(lambda: application_service.add_evidence(
             application, item, upload.stream, upload.filename, current_user), form=form,
             success=lambda evidence: f"{evidence.filename} attached to {item.spec.code} "
                                      f"(SHA-256 {evidence.sha256}).",
@@ -256,7 +262,7 @@ def application_decision(application_id: int) -> Page:
     application = db.get_or_404(Application, application_id)
     form = DecisionForm()
     if form.validate_on_submit():
-        done = run_service(lambda: services.decide_application(
+        done = run_service(lambda: application_service.decide_application(
             application, form.decision.data == "approve", form.reason.data or "",
             current_user, expected_version=form.version.data), form=form,
             success=lambda _: f"Application #{application.id} "
@@ -273,7 +279,7 @@ def application_decision(application_id: int) -> Page:
 @roles_required(Role.VETTING, Role.COMPLIANCE)
 def evidence_download(evidence_id: int) -> Response:
     evidence = db.get_or_404(Evidence, evidence_id)
-    path = services.evidence_file(evidence)
+    path = application_service.evidence_file(evidence)
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype=evidence.content_type, as_attachment=True,
@@ -286,14 +292,14 @@ def evidence_download(evidence_id: int) -> Response:
 @bp.route("/checklist")
 @roles_required(*VIEW)
 def checklist() -> str:
-    template = services.current_template()
+    template = checklists.current_template()
     return render_template("vetting/checklist.html", template=template)
 
 
 @bp.route("/checklist/edit", methods=["GET", "POST"])
 @roles_required(*EDIT)
 def checklist_edit() -> str | Response:
-    template = services.current_template()
+    template = checklists.current_template()
     form = ChecklistEditForm()
     if not form.is_submitted():
         form = ChecklistEditForm(data={"items": [
@@ -309,7 +315,7 @@ def checklist_edit() -> str | Response:
                                    evidence_required=e.evidence_required.data)
                  for e in form.items if not e.remove.data and (e.code.data or e.title.data)]
         done = run_service(
-            lambda: services.create_template_version(specs, form.note.data, current_user),
+            lambda: checklists.create_template_version(specs, form.note.data, current_user),
             success=lambda new: f"Checklist version {new.version} saved; applications already "
                                 "started keep their version.",
             redirect_to=url_for("vetting.checklist"))
@@ -325,13 +331,13 @@ def register_panels(app: Flask) -> None:
     """The vetting panels of the home dashboard."""
     dashboard.register_panel(app, dashboard.Panel(
         "Sellers", frozenset({Role.VETTING, Role.COMPLIANCE}), "vetting/_panel_sellers.html",
-        lambda: {"sellers": services.count_sellers()}))
+        lambda: {"sellers": seller_service.count_sellers()}))
     dashboard.register_panel(app, dashboard.Panel(
         "Applications waiting", frozenset({Role.VETTING}), "vetting/_panel_applications.html",
-        lambda: {"waiting": services.applications_waiting(), "labels": STATUS_LABELS,
-                 "now": services.utcnow()}))
+        lambda: {"waiting": application_service.applications_waiting(), "labels": STATUS_LABELS,
+                 "now": application_service.utcnow()}))
     dashboard.register_panel(app, dashboard.Panel(
         "Labels due for renewal", frozenset({Role.VETTING, Role.COMPLIANCE}),
         "vetting/_panel_renewals.html",
-        lambda: {"due": services.labels_due_for_renewal()[:10],
-                 "today": services.today()}))
+        lambda: {"due": label_service.labels_due_for_renewal()[:10],
+                 "today": label_service.today()}))

@@ -51,7 +51,7 @@ from vetting.labels import (
     compute_label_event_kind,
 )
 from vetting.models import LabelEvent, Seller
-from vetting.services import change_label
+from vetting.services.labels import change_label
 
 STAT_FIELDS = ("s", "minor_s", "clean_run", "onboarding", "inspected", "defects", "minor",
                "critical")

@@ -37,7 +37,7 @@ from tests.web.hostile import (
 from tests.web.qc_helpers import NOW
 from vetting.labels import LabelStatus
 from vetting.models import Seller
-from vetting.services import change_label
+from vetting.services.labels import change_label
 
 words = st.text(st.characters(whitelist_categories=("L", "Nd", "Zs")), min_size=1,
                 max_size=60).filter(str.strip)

@@ -17,7 +17,7 @@ from qc.services import label_decisions
 from tests.factories import SellerFactory
 from vetting.labels import LabelStatus
 from vetting.models import LabelEvent, Seller
-from vetting.services import change_label
+from vetting.services.labels import change_label
 
 S = LabelStatus
 REVISION = "5f1e0c0b7a02"

@@ -31,8 +31,8 @@ from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.access_table import ACCESS_TABLE, ROLES, Public, Roles, Token
 from tests.web.qc_helpers import received_orders
 from vetting import evidence as evidence_store
-from vetting import services as vetting_services
 from vetting.models import Evidence, LabelEvent
+from vetting.services import applications as application_service
 from webhooks import services as webhook_services
 from webhooks.models import WebhookDelivery
 
@@ -76,7 +76,7 @@ def world(app: Flask) -> World:
     person = UserFactory(email="wombat@example.test", display_name=PERSON, roles=["inspector"])
     seller = SellerFactory(legal_name=SELLER_NAME, trading_name="")
     ListingFactory(seller=seller)
-    application = vetting_services.create_application(seller, staff)
+    application = application_service.create_application(seller, staff)
     item = application.items[0]
     folder = Path(app.config["EVIDENCE_DIR"])
     evidence = Evidence(application_item_id=item.id, sha256=_store(folder, EVIDENCE_BYTES),
@@ -336,7 +336,7 @@ def test_an_item_of_another_application_is_404_and_changes_nothing(app: Flask,
     client = staff_client(app, "vetting")
     other_seller = SellerFactory()
     staff = UserFactory(email="other.builder@example.test", roles=["vetting"])
-    other = vetting_services.create_application(other_seller, staff)
+    other = application_service.create_application(other_seller, staff)
     db.session.commit()
     foreign = other.items[0].id
     before = audit_count()

@@ -16,7 +16,7 @@ from qc.models import Inspection, MarketplaceSignal, SellerStatistics
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, received_orders
 from vetting.models import Application, LabelEvent
-from vetting.services import create_application
+from vetting.services.applications import create_application
 
 
 @contextmanager

@@ -288,7 +288,7 @@ def test_checklist_edit_creates_a_version_and_old_applications_keep_theirs(
     old = start_application(client, seller)
     page = client.get("/vetting/checklist/edit").get_data(as_text=True)
     assert "Saving creates version 2" in page
-    from vetting.services import current_template
+    from vetting.services.checklists import current_template
     items = current_template().items
     data: dict[str, object] = {"note": "Add repair-shop licence"}
     for n, item in enumerate(items):

@@ -31,7 +31,7 @@ from tests.web.webhook_receiver import (
 )
 from vetting.labels import LabelStatus
 from vetting.models import Seller
-from vetting.services import change_label
+from vetting.services.labels import change_label
 from webhooks import services
 from webhooks.jobs import deliver_due
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
