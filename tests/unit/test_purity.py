@@ -1,28 +1,21 @@
 """Pure domain modules must not pull in Flask or SQLAlchemy.
 
 The list of pure modules is kept once, as the files mypy checks strictly (`[tool.mypy] files`
-in pyproject.toml): adding a module there covers both checks.
+in pyproject.toml): adding a module there puts it under mypy --strict, this test and the
+import contract of `tests/import_contracts.py`, which reads the same list.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from tests.import_contracts import pure_modules
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def pure_modules() -> list[str]:
-    """The module names of the files listed under [tool.mypy] files."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    files = config["tool"]["mypy"]["files"]
-    return [file.removesuffix(".py").replace("/", ".") for file in files]
-
-
 PURE_MODULES = pure_modules()
 
 
