@@ -392,7 +392,7 @@ def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int) -> int
     vetting_id = db.session.execute(select(User.id).where(
         User.email == "vetting@bench.example")).scalar_one()
     clock.now = datetime(YEAR - 1, 11, 2, 9, 0)
-    template = checklists.current_template()  # the default checklist, version 1
+    template = checklists.stored_template()  # the default checklist, version 1
     sid = fleet.take("seller")
     seller = seller_row(fleet, sid, "DE", ["smartphone", "tablet"])
     seller.update(legal_name="Dossier Refurbishment GmbH", trading_name="Dossier Refurb",
