@@ -56,7 +56,7 @@ class Seller(db.Model):  # type: ignore[name-defined,misc]
 
 def _kind_of_statuses(context: Any) -> str:
     """The kind of a row added without one: what its statuses imply (same status: a full
-    renewal). vetting.services.change_label always writes the kind itself."""
+    renewal). vetting.services.labels.change_label always writes the kind itself."""
     row = context.get_current_parameters()
     current = row.get("from_status")
     return compute_label_event_kind(LabelStatus(current) if current else None,

@@ -25,8 +25,8 @@ The model, one event queue in time order:
 
 * staff (a vetting clerk and approver, a compliance officer, six inspectors) are created with
   ``core.services.create_user`` and the plan's budget is raised to 1,000 euros per seller and
-  month with ``qc.services.update_settings`` (rates and CUSUM parameters stay as configured),
-  both with the app clock set 200 days before the first month;
+  month with ``qc.services.plan_settings.update_settings`` (rates and CUSUM parameters stay
+  as configured), both with the app clock set 200 days before the first month;
 * 78% of the sellers get their label in the 60 days before the first month, 20% join later and
   2% have registered but hold no label yet. Each seller has a true defect rate p drawn from the
   issue's mixture (``qc.simulate.draw_defect_rate``) and 1-4 listings (smartphone, tablet,
@@ -47,15 +47,16 @@ The model, one event queue in time order:
   offenders: reinstatement on probation with head start h/2), 20% are revoked after 45-90 days
   and the rest stay suspended. Rejected cases lead to revocation half the time;
 * at the anniversary (00:20) a label in force renews, fully or conditionally by the rule of
-  ``qc.decision_service.renew_labels``; a suspended label renews the night after it is back.
+  ``qc.services.label_decisions.renew_labels``; a suspended label renews the night after it
+  is back.
 
 The audit trail gets every entry the services would have written for these changes (staff,
 settings, sellers, listing imports, plans and seed reveals, every order move, inspection
 submissions, label changes, sampling-state changes, reviews and cases), chained in Python from
 the current head under the audit lock; label events carry their kind and sampling-state changes
 have their rows, as the services write them. Statistics rows equal what
-``qc.decision_service.evaluate_fleet`` replays (epoch restarts at grant, reinstatement and
-conditional renewal). The open months' seeds are sealed in ``PLAN_SEED_DIR`` like the scheduler
+``qc.services.label_decisions.evaluate_fleet`` replays (epoch restarts at grant, reinstatement
+and conditional renewal). The open months' seeds are sealed in ``PLAN_SEED_DIR`` like the scheduler
 does; a different sealed seed already there (another database's month) is refused.
 
 Modules: ``data`` (fixed shares, names, devices, staff), ``model`` (configuration, rows in

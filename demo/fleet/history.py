@@ -160,7 +160,7 @@ class History(Ledger):
                       actor: str | None, at: datetime, *, pending_review: bool = False,
                       snapshot: Mapping[str, Any] | None = None,
                       renewal: str | None = None) -> dict[str, Any]:
-        """vetting.services.change_label, with the listeners that matter here: a suspension
+        """vetting.services.labels.change_label, with the listeners that matter here: a suspension
         pending review opens a review, a grant restarts the statistics."""
         record = compute_label_record(
             seller.label, target, reason, today=at.date(), valid_from=seller.valid_from,
@@ -186,12 +186,12 @@ class History(Ledger):
                 self.push(at_business_hours(at.date() + timedelta(
                     days=seller.life.randint(1, 8)), seller.life), REVIEW, review)
         if record.kind == LabelEventKind.GRANT:
-            self._restart(seller, SellerStats(), at)  # decision_service.on_label_changed
+            self._restart(seller, SellerStats(), at)  # label_decisions.on_label_changed
         return event
 
     def _set_state(self, seller: FleetSeller, state: SamplingState | None, at: datetime,
                    snapshot: Mapping[str, Any], why: str | None = None) -> None:
-        """decision_service: a change of sampling state, its row and its audit entry."""
+        """label_decisions: a change of sampling state, its row and its audit entry."""
         new = state.value if state is not None else None
         if seller.state != new:
             self.state_changes.append({
