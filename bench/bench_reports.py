@@ -71,9 +71,12 @@ from compliance.pdf import StaticOnlyFetcher
 from core import audit
 from core.db import db
 from core.models import User, UserRole
+from qc.decisions import SellerStats
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
 from qc.scoring import VERDICT_BANDS
 from qc.services import plan_settings
+from qc.snapshots import compute_snapshot
+from vetting.labels import LabelStatus, compute_label_record, label_event_columns
 from vetting.models import Application, ApplicationItem, Evidence, LabelEvent, Seller
 from vetting.services import checklists
 
@@ -170,20 +173,25 @@ def make_user(email: str, name: str, role: str) -> User:
 
 
 def snapshot(plan: Any, s: float, inspected: int, defects: int, minor: int, clean_run: int,
-             order_id: int) -> str:
-    """A statistics snapshot shaped like qc.services.label_decisions.snapshot's."""
-    return json.dumps({
-        "order": f"test order #{order_id}", "S": round(s, 4), "S_path_tail": [round(s, 4)],
-        "h": round(plan.main.h, 4), "tighten_at": plan.tighten_at, "minor_S": 0.0,
-        "minor_h": round(plan.minor.h, 4), "clean_run": clean_run, "inspected": inspected,
-        "defects": defects, "minor": minor, "critical": 0,
-        "defect_rate_bounds_95": [round(defects / max(inspected, 1) / 3, 4),
-                                  round(min(1.0, 3 * defects / max(inspected, 1)), 4)],
-        "plan": {"p0": plan.params.p0, "p1": plan.params.p1, "alpha": plan.params.alpha,
-                 "beta": plan.params.beta, "w_defect": round(plan.main.w_defect, 4),
-                 "w_clean": round(plan.main.w_clean, 4),
-                 "acceptance_run": plan.main.acceptance_run},
-    }, sort_keys=True)
+             order_id: int) -> dict[str, Any]:
+    """The statistics snapshot of a decision, built by the app's own qc.snapshots."""
+    stats = SellerStats(s=s, clean_run=clean_run, onboarding=False, inspected=inspected,
+                        defects=defects, minor=minor)
+    return compute_snapshot(stats, [s], plan, f"test order #{order_id}")
+
+
+def label_event(fleet: Fleet, seller_id: int, current: str | None, target: str, reason: str,
+                at: datetime, *, actor_id: int | None = None, actor: str = audit.SYSTEM_ACTOR,
+                application_id: int | None = None, pending_review: bool = False,
+                stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A label event row whose change, kind and validity the app's vetting.labels decides."""
+    record = compute_label_record(
+        LabelStatus(current) if current else None, LabelStatus(target), reason,
+        today=at.date(), valid_from=LABEL_FROM, valid_until=LABEL_UNTIL, sampling_state=None,
+        pending_review=pending_review)
+    return {"id": fleet.take("event"), "seller_id": seller_id, "actor_id": actor_id,
+            "actor": actor, "at": at, "application_id": application_id,
+            **label_event_columns(record, stats)}
 
 
 @dataclass
@@ -307,26 +315,22 @@ def label_rows(fleet: Fleet, seller: dict[str, Any], orders: list[dict[str, Any]
     """The grant on 1 January and, for a few sellers, a suspension and what became of it.
     Updates the seller row's label status and sampling state to match."""
     rng = fleet.rng
-    grant = {"id": fleet.take("event"), "seller_id": seller["id"], "from_status": None,
-             "to_status": "active", "reason": "Back Label granted: the certification "
-             "checklist passed and the application was approved.", "pending_review": False,
-             "actor_id": fleet.compliance_id, "actor": fleet.compliance_email,
-             "at": datetime(YEAR, 1, 1, 9, 0), "valid_until": LABEL_UNTIL, "snapshot": None,
-             "application_id": None}
+    grant = label_event(fleet, seller["id"], None, "active", "Back Label granted: the "
+                        "certification checklist passed and the application was approved.",
+                        datetime(YEAR, 1, 1, 9, 0), actor_id=fleet.compliance_id,
+                        actor=fleet.compliance_email)
     if rng.random() >= SUSPENDED_SHARE:
         return [grant], []
     at = datetime(YEAR, rng.randint(3, 10), rng.randint(1, 28), rng.randint(9, 17), 0)
     inspected = [o for o in orders if o["inspected_at"] and o["inspected_at"] < at]
     ref = inspected[-1]["id"] if inspected else orders[0]["id"]
     s = fleet.plan.main.h + rng.random() * 0.5
-    defects = rng.randint(2, 4)
-    suspension = {**grant, "id": fleet.take("event"), "from_status": "active",
-                  "to_status": "suspended", "pending_review": True, "actor_id": None,
-                  "actor": audit.SYSTEM_ACTOR, "at": at,
-                  "reason": f"CUSUM S = {s:.2f} reached h = {fleet.plan.main.h:.2f} on test "
-                            f"order #{ref} ({defects} major/critical of {len(inspected)} "
-                            "inspected orders).",
-                  "snapshot": snapshot(fleet.plan, s, len(inspected), defects, 1, 0, ref)}
+    defects = min(rng.randint(2, 4), len(inspected))  # no more defects than inspected orders
+    suspension = label_event(
+        fleet, seller["id"], "active", "suspended",
+        f"CUSUM S = {s:.2f} reached h = {fleet.plan.main.h:.2f} on test order #{ref} "
+        f"({defects} major/critical of {len(inspected)} inspected orders).", at,
+        pending_review=True, stats=snapshot(fleet.plan, s, len(inspected), defects, 1, 0, ref))
     outcome = pick(rng, OUTCOMES)
     decided = at + timedelta(days=rng.randint(1, 6))
     review = {"id": fleet.take("review"), "seller_id": seller["id"],
@@ -340,16 +344,16 @@ def label_rows(fleet: Fleet, seller: dict[str, Any], orders: list[dict[str, Any]
                       reason="Two of the defects were courier damage." if outcome ==
                       "overturned" else "Defects confirmed on the evidence photos.")
     if outcome == "overturned":
-        events.append({**grant, "id": fleet.take("event"), "from_status": "suspended",
-                       "to_status": "active", "at": decided,
-                       "reason": "Suspension overturned on review: two of the defects were "
-                                 "courier damage."})
+        events.append(label_event(
+            fleet, seller["id"], "suspended", "active", "Suspension overturned on review: two "
+            "of the defects were courier damage.", decided, actor_id=fleet.compliance_id,
+            actor=fleet.compliance_email))
         seller.update(label_status="active", sampling_state="tightened")
     elif outcome == "reinstated":
-        events.append({**grant, "id": fleet.take("event"), "from_status": "suspended",
-                       "to_status": "probation", "at": decided + timedelta(days=30),
-                       "reason": "Reinstated on probation: the corrective-action plan was "
-                                 "accepted."})
+        events.append(label_event(
+            fleet, seller["id"], "suspended", "probation", "Reinstated on probation: the "
+            "corrective-action plan was accepted.", decided + timedelta(days=30),
+            actor_id=fleet.compliance_id, actor=fleet.compliance_email))
         seller.update(label_status="probation", sampling_state="tightened")
     return events, [review]
 
@@ -435,36 +439,31 @@ def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int) -> int
     bulk(Inspection, inspections)
     verdict_of = {i["order_id"]: i["verdict"] for i in inspections}
     # Label history: grant, suspension (confirmed), probation, probation ended.
-    grant = {"id": fleet.take("event"), "seller_id": sid, "from_status": None,
-             "to_status": "active", "reason": "Back Label granted: application "
-             f"#{app_id} approved.", "pending_review": False, "actor_id": fleet.compliance_id,
-             "actor": fleet.compliance_email, "at": datetime(YEAR, 1, 1, 9, 0),
-             "valid_until": LABEL_UNTIL, "snapshot": None, "application_id": app_id}
+    grant = label_event(fleet, sid, None, "active", f"Back Label granted: application "
+                        f"#{app_id} approved.", datetime(YEAR, 1, 1, 9, 0),
+                        actor_id=fleet.compliance_id, actor=fleet.compliance_email,
+                        application_id=app_id)
     cut = orders[len(orders) * 2 // 5]
     before = [o for o in orders if o["inspected_at"] <= cut["inspected_at"]]
     s = fleet.plan.main.h + 0.3
     suspended_at = cut["inspected_at"] + timedelta(minutes=1)
-    suspension = {**grant, "id": fleet.take("event"), "from_status": "active",
-                  "to_status": "suspended", "pending_review": True, "actor_id": None,
-                  "actor": audit.SYSTEM_ACTOR, "at": suspended_at, "application_id": None,
-                  "reason": f"CUSUM S = {s:.2f} reached h = {fleet.plan.main.h:.2f} on test "
-                            f"order #{cut['id']} (3 major/critical of {len(before)} inspected "
-                            "orders).",
-                  "snapshot": snapshot(fleet.plan, s, len(before), 3, 1, 0, cut["id"])}
+    suspension = label_event(
+        fleet, sid, "active", "suspended", f"CUSUM S = {s:.2f} reached h = "
+        f"{fleet.plan.main.h:.2f} on test order #{cut['id']} (3 major/critical of "
+        f"{len(before)} inspected orders).", suspended_at, pending_review=True,
+        stats=snapshot(fleet.plan, s, len(before), 3, 1, 0, cut["id"]))
     confirmed_at = suspended_at + timedelta(days=2)
     reinstated_at = suspended_at + timedelta(days=30)
     ended_at = reinstated_at + timedelta(days=90)
-    probation = {**grant, "id": fleet.take("event"), "from_status": "suspended",
-                 "to_status": "probation", "at": reinstated_at, "application_id": None,
-                 "reason": "Reinstated on probation: corrective-action plan accepted "
-                           "(new packaging supplier, second display check)."}
-    ended = {**grant, "id": fleet.take("event"), "from_status": "probation",
-             "to_status": "active", "actor_id": None, "actor": audit.SYSTEM_ACTOR,
-             "at": ended_at, "application_id": None,
-             "reason": f"{fleet.plan.main.acceptance_run} clean orders in a row since "
-                       "reinstatement: probation ends.",
-             "snapshot": snapshot(fleet.plan, 0.0, len(orders), 3, 1,
-                                  fleet.plan.main.acceptance_run, orders[-1]["id"])}
+    probation = label_event(
+        fleet, sid, "suspended", "probation", "Reinstated on probation: corrective-action plan "
+        "accepted (new packaging supplier, second display check).", reinstated_at,
+        actor_id=fleet.compliance_id, actor=fleet.compliance_email)
+    ended = label_event(
+        fleet, sid, "probation", "active", f"{fleet.plan.main.acceptance_run} clean orders in a "
+        "row since reinstatement: probation ends.", ended_at,
+        stats=snapshot(fleet.plan, 0.0, len(orders), 3, 1, fleet.plan.main.acceptance_run,
+                       orders[-1]["id"]))
     events = [grant, suspension, probation, ended]
     bulk(LabelEvent, events)
     bulk(SuspensionReview, [{
