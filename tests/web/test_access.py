@@ -14,7 +14,8 @@ from werkzeug.routing.converters import AnyConverter, IntegerConverter
 from werkzeug.test import TestResponse
 
 from core.auth import endpoint_access
-from core.roles import ALL_ROLES, PUBLIC, ApiScope, Role, Scope, api_scope
+from core.db import db
+from core.roles import ALL_ROLES, PUBLIC, WRITES_ATTR, ApiScope, Role, Scope, api_scope
 from tests.conftest import sign_in
 from tests.factories import UserFactory
 from tests.web import access_table
@@ -266,3 +267,26 @@ def test_an_api_endpoint_without_a_scope_is_caught_and_refused(
     assert response.status_code == 403
     assert response.content_type == "application/problem+json"
     assert "secret" not in response.get_data(as_text=True)
+
+
+def test_reading_a_page_stores_nothing(client: FlaskClient, app: Flask) -> None:
+    """GETs never write: every staff page but the audited downloads (declared with
+    `core.roles.writes`) leaves every table as it was, on a database with the demo data."""
+    from demo.seed import ensure_demo_accounts, ensure_demo_qc, ensure_demo_sellers
+    from tests.web.hostile import fingerprint
+
+    ensure_demo_accounts()
+    ensure_demo_sellers()
+    ensure_demo_qc()
+    UserFactory(email="everyone@example.test", roles=list(ROLES))
+    db.session.commit()
+    assert sign_in(client, "everyone@example.test").status_code == 302
+    before = fingerprint()
+    read = []
+    for rule in app_rules(app):
+        view = app.view_functions[rule.endpoint]
+        if method_of(rule) == "GET" and not getattr(view, WRITES_ATTR, False):
+            assert client.get(sample_url(rule)).status_code < 500, rule.rule
+            read.append(rule.endpoint)
+    assert {"qc.plan", "vetting.checklist", "vetting.seller_detail"} <= set(read)
+    assert fingerprint() == before
