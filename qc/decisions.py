@@ -43,10 +43,14 @@ class DecisionPlan:
 
 
 def compute_decision_plan(params: PlanParams = DEFAULT_PLAN,
-                          minor_params: PlanParams = DEFAULT_MINOR_PLAN) -> DecisionPlan:
-    """The decision plan for the given CUSUM parameters."""
-    return DecisionPlan(compute_increments(params), compute_increments(minor_params),
-                        params, minor_params)
+                          minor_params: PlanParams = DEFAULT_MINOR_PLAN,
+                          h: float | None = None) -> DecisionPlan:
+    """The decision plan for the given CUSUM parameters; ``h`` replaces the main CUSUM's
+    threshold (the one the budget allows, qc.allocation.choose_h), the increments stay."""
+    main = compute_increments(params)
+    if h is not None:
+        main = replace(main, h=h)
+    return DecisionPlan(main, compute_increments(minor_params), params, minor_params)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,18 @@ class SamplingSettings(db.Model):  # type: ignore[name-defined,misc]
     p1: Mapped[float] = mapped_column(default=0.20)
     alpha: Mapped[float] = mapped_column(default=0.005)
     beta: Mapped[float] = mapped_column(default=0.10)
+    # Risk-based allocation (qc.allocation). The per-state rates above are the orders each
+    # state would get with no budget limit: the shortfall is reported against them.
+    budget_orders: Mapped[int] = mapped_column(default=200)
+    floor_rate: Mapped[float] = mapped_column(default=0.01)
+    block_max: Mapped[int] = mapped_column(default=8)
+    drift: Mapped[float] = mapped_column(default=0.005)
+    min_auc: Mapped[float] = mapped_column(default=0.55)
+    target_years: Mapped[float] = mapped_column(default=500.0)
+    # The suspension threshold in force: chosen from the budget when the version was saved,
+    # or set by a compliance officer (h_override_reason then says why). None: not chosen yet.
+    h: Mapped[float | None]
+    h_override_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -78,6 +90,8 @@ class PlanningRun(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revealed_at: Mapped[datetime | None]
     verify_result: Mapped[str | None] = mapped_column(Text)  # re-derivation at closing
+    # JSON: threshold in force and the one the budget allows, signal AUC, shortfall, warnings
+    notes_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class TestOrder(db.Model):  # type: ignore[name-defined,misc]
@@ -93,8 +107,11 @@ class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"))
     planned_at: Mapped[datetime]
     buyer_account: Mapped[str] = mapped_column(String(120))
+    buyer_identity_id: Mapped[int | None]  # STUB
     sampling_state: Mapped[str] = mapped_column(String(16))
-    protected: Mapped[bool]
+    protected: Mapped[bool]  # fixed-rate plans (format 1): an onboarding/tightened order
+    confirmation: Mapped[bool] = mapped_column(default=False)  # planned in the confirmation tier
+    claim_percentile: Mapped[float | None]  # the seller's claim rank when planned (signal AUC)
     cost_cents: Mapped[int]
     status: Mapped[str] = mapped_column(String(12), default="planned")
     marketplace_ref: Mapped[str | None] = mapped_column(String(64), unique=True)

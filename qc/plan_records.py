@@ -4,7 +4,8 @@ A run keeps the seed's commitment, the plan's inputs as canonical JSON (``inputs
 sorted keys, no spaces, so the same inputs always give the same text), its fingerprint and
 totals (``plan_run_columns``) and is audited as ``plan.created``. When the period closes its
 seed is revealed; ``verify-plan`` reads the inputs back (``inputs_from_json``), re-runs
-``qc.sampling.compute_plan`` with the seed, lists what ``compute_plan_differences`` finds and
+``derive_plan`` with the seed (``qc.sampling`` for inputs format 2, ``qc.sampling_v1`` for
+plans stored in format 1), lists what ``compute_plan_differences`` finds and
 stores the outcome (``compute_verify_result``), audited as ``plan.seed_revealed``. See
 ``qc.sampling`` for the planner and its auditable randomness (DESIGN.md section 3).
 
@@ -13,6 +14,7 @@ Pure module: no Flask, no SQLAlchemy; plain values in, plain dicts and frozen da
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -20,6 +22,9 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from qc import sampling_v1
+from qc.allocation import AucEstimate
+from qc.buyers import BuyerInput
 from qc.sampling import (
     INPUTS_FORMAT_VERSION,
     ListingInput,
@@ -28,18 +33,27 @@ from qc.sampling import (
     PlannedOrder,
     SellerInput,
     compute_commitment,
+    compute_plan,
     parse_period,
 )
 from vetting.labels import SamplingState
 
+AnyInputs = PlanInputs | sampling_v1.PlanInputs
+AnyPlan = Plan | sampling_v1.Plan
+AnyOrder = PlannedOrder | sampling_v1.PlannedOrder
+
 __all__ = [
     "MAX_REPORTED_DIFFERENCES",
     "compute_plan_differences",
+    "compute_shortfall",
+    "describe_shortfall",
     "compute_verify_result",
+    "derive_plan",
     "inputs_from_json",
     "inputs_to_json",
     "plan_created_payload",
     "plan_fingerprint",
+    "plan_notes",
     "plan_run_columns",
     "seed_revealed_payload",
 ]
@@ -55,10 +69,44 @@ def _dumps(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def inputs_to_json(inputs: PlanInputs) -> str:
+def inputs_to_json(inputs: AnyInputs) -> str:
     """Canonical JSON of the plan inputs, stored so the plan can be re-derived later."""
+    if isinstance(inputs, sampling_v1.PlanInputs):
+        return _dumps(_v1_inputs(inputs))
     return _dumps({
         "version": INPUTS_FORMAT_VERSION,
+        "period": inputs.period.key,
+        "budget_orders": inputs.budget_orders,
+        "budget_cents": inputs.budget_cents,
+        "floor": float(inputs.floor),
+        "block_max": inputs.block_max,
+        "signal_auc": None if inputs.signal_auc is None else float(inputs.signal_auc),
+        "buyers": [{"buyer_id": b.buyer_id, "name": b.name} for b in inputs.buyers],
+        "sellers": [
+            {
+                "seller_id": seller.seller_id,
+                "state": str(seller.state),
+                "on_probation": seller.on_probation,
+                "p_bad": float(seller.p_bad),
+                "claim_percentile": (None if seller.claim_percentile is None
+                                     else float(seller.claim_percentile)),
+                "awaiting_confirmation": seller.awaiting_confirmation,
+                "recent_buyers": list(seller.recent_buyers),
+                "listings": _listings(seller.listings),
+            }
+            for seller in inputs.sellers
+        ],
+    })
+
+
+def _listings(listings: Sequence[ListingInput]) -> list[dict[str, int]]:
+    return [{"listing_id": item.listing_id, "monthly_units": item.monthly_units,
+             "price_cents": item.price_cents} for item in listings]
+
+
+def _v1_inputs(inputs: sampling_v1.PlanInputs) -> dict[str, object]:
+    return {
+        "version": sampling_v1.INPUTS_FORMAT_VERSION,
         "period": inputs.period.key,
         "budget_cents": inputs.budget_cents,
         "buyer_accounts": list(inputs.buyer_accounts),
@@ -69,15 +117,11 @@ def inputs_to_json(inputs: PlanInputs) -> str:
                 "state": str(seller.state),
                 "on_probation": seller.on_probation,
                 "risk": float(seller.risk),
-                "listings": [
-                    {"listing_id": item.listing_id, "monthly_units": item.monthly_units,
-                     "price_cents": item.price_cents}
-                    for item in seller.listings
-                ],
+                "listings": _listings(seller.listings),
             }
             for seller in inputs.sellers
         ],
-    })
+    }
 
 
 def _field(obj: object, key: str) -> object:
@@ -130,13 +174,61 @@ def _state(text: str) -> SamplingState:
         raise ValueError(f"Stored plan inputs: unknown sampling state {text!r}") from None
 
 
-def inputs_from_json(text: str) -> PlanInputs:
-    """Read plan inputs written by ``inputs_to_json``; malformed text raises ValueError."""
+def _optional_float(obj: object, key: str) -> float | None:
+    value = _field(obj, key)
+    return None if value is None else _float(obj, key)
+
+
+def _int_list(obj: object, key: str) -> tuple[int, ...]:
+    values = _list(obj, key)
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+        raise ValueError(f"Stored plan inputs: {key!r} must be a list of integers")
+    return tuple(v for v in values if isinstance(v, int))
+
+
+def _read_listings(seller: object) -> tuple[ListingInput, ...]:
+    return tuple(ListingInput(listing_id=_int(item, "listing_id"),
+                              monthly_units=_int(item, "monthly_units"),
+                              price_cents=_int(item, "price_cents"))
+                 for item in _list(seller, "listings"))
+
+
+def inputs_from_json(text: str) -> AnyInputs:
+    """Read plan inputs written by ``inputs_to_json`` (format 2, or format 1 for plans made
+    by the fixed-rate planner); malformed text raises ValueError."""
     data: object = json.loads(text)
     version = _int(data, "version")
+    if version == sampling_v1.INPUTS_FORMAT_VERSION:
+        return _v1_from_json(data)
     if version != INPUTS_FORMAT_VERSION:
-        raise ValueError(f"Stored plan inputs have format {version}, "
-                         f"this planner reads {INPUTS_FORMAT_VERSION}")
+        raise ValueError(f"Stored plan inputs have format {version}, this planner reads "
+                         f"{sampling_v1.INPUTS_FORMAT_VERSION} and {INPUTS_FORMAT_VERSION}")
+    sellers = tuple(
+        SellerInput(
+            seller_id=_int(seller, "seller_id"),
+            state=_state(_str(seller, "state")),
+            on_probation=_bool(seller, "on_probation"),
+            p_bad=_float(seller, "p_bad"),
+            claim_percentile=_optional_float(seller, "claim_percentile"),
+            awaiting_confirmation=_bool(seller, "awaiting_confirmation"),
+            recent_buyers=_int_list(seller, "recent_buyers"),
+            listings=_read_listings(seller),
+        )
+        for seller in _list(data, "sellers"))
+    return PlanInputs(
+        period=parse_period(_str(data, "period")),
+        sellers=sellers,
+        budget_orders=_int(data, "budget_orders"),
+        budget_cents=_int(data, "budget_cents"),
+        floor=_float(data, "floor"),
+        block_max=_int(data, "block_max"),
+        signal_auc=_optional_float(data, "signal_auc"),
+        buyers=tuple(BuyerInput(buyer_id=_int(b, "buyer_id"), name=_str(b, "name"))
+                     for b in _list(data, "buyers")),
+    )
+
+
+def _v1_from_json(data: object) -> sampling_v1.PlanInputs:
     rates_obj = _field(data, "rates")
     accounts = []
     for account in _list(data, "buyer_accounts"):
@@ -144,19 +236,15 @@ def inputs_from_json(text: str) -> PlanInputs:
             raise ValueError("Stored plan inputs: buyer accounts must be strings")
         accounts.append(account)
     sellers = tuple(
-        SellerInput(
+        sampling_v1.SellerInput(
             seller_id=_int(seller, "seller_id"),
             state=_state(_str(seller, "state")),
             on_probation=_bool(seller, "on_probation"),
             risk=_float(seller, "risk"),
-            listings=tuple(
-                ListingInput(listing_id=_int(item, "listing_id"),
-                             monthly_units=_int(item, "monthly_units"),
-                             price_cents=_int(item, "price_cents"))
-                for item in _list(seller, "listings")),
+            listings=_read_listings(seller),
         )
         for seller in _list(data, "sellers"))
-    return PlanInputs(
+    return sampling_v1.PlanInputs(
         period=parse_period(_str(data, "period")),
         sellers=sellers,
         rates=MappingProxyType({state: _float(rates_obj, str(state)) for state in SamplingState}),
@@ -165,38 +253,41 @@ def inputs_from_json(text: str) -> PlanInputs:
     )
 
 
-def _order_record(order: PlannedOrder) -> dict[str, object]:
-    return {
-        "seller_id": order.seller_id,
-        "listing_id": order.listing_id,
-        "planned_at": order.planned_at.isoformat(timespec="seconds"),
-        "buyer_account": order.buyer_account,
-        "sampling_state": str(order.sampling_state),
-        "protected": order.protected,
-        "cost_cents": order.cost_cents,
-    }
+def derive_plan(inputs: AnyInputs, seed: bytes) -> AnyPlan:
+    """The plan the inputs and seed give, with the planner of the inputs' format."""
+    if isinstance(inputs, sampling_v1.PlanInputs):
+        return sampling_v1.compute_plan(inputs, seed)
+    return compute_plan(inputs, seed)
 
 
-def plan_fingerprint(plan: Plan) -> str:
+def _order_record(order: AnyOrder) -> dict[str, object]:
+    record = {name: getattr(order, name) for name in _compared_fields(order)}
+    record["seller_id"] = order.seller_id
+    record["planned_at"] = order.planned_at.isoformat(timespec="seconds")
+    record["sampling_state"] = str(order.sampling_state)
+    return record
+
+
+def _compared_fields(order: AnyOrder) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(order) if f.name != "seller_id")
+
+
+def plan_fingerprint(plan: AnyPlan) -> str:
     """SHA-256 hex of the canonical JSON list of the kept orders, in plan order."""
     return hashlib.sha256(_dumps([_order_record(o) for o in plan.orders]).encode()).hexdigest()
 
 
-_COMPARED_FIELDS = ("listing_id", "planned_at", "buyer_account", "sampling_state", "protected",
-                    "cost_cents")
-
-
-def _describe(order: PlannedOrder) -> str:
+def _describe(order: AnyOrder) -> str:
     return (f"seller {order.seller_id}, listing {order.listing_id} at "
             f"{order.planned_at:%Y-%m-%d %H:%M} ({order.sampling_state}, "
             f"buyer {order.buyer_account}, {order.cost_cents} cents)")
 
 
-def _leftovers(orders: Sequence[PlannedOrder],
-               matched: Counter[PlannedOrder]) -> dict[int, list[PlannedOrder]]:
+def _leftovers(orders: Sequence[AnyOrder],
+               matched: Counter[AnyOrder]) -> dict[int, list[AnyOrder]]:
     """Orders not in ``matched`` (counting duplicates), grouped by seller in time order."""
     remaining = Counter(matched)
-    by_seller: defaultdict[int, list[PlannedOrder]] = defaultdict(list)
+    by_seller: defaultdict[int, list[AnyOrder]] = defaultdict(list)
     for order in orders:
         if remaining[order] > 0:
             remaining[order] -= 1
@@ -207,8 +298,8 @@ def _leftovers(orders: Sequence[PlannedOrder],
     return by_seller
 
 
-def compute_plan_differences(expected: Sequence[PlannedOrder],
-                             stored: Sequence[PlannedOrder]) -> list[str]:
+def compute_plan_differences(expected: Sequence[AnyOrder],
+                             stored: Sequence[AnyOrder]) -> list[str]:
     """Human-readable mismatches between a re-derived plan and the stored one (empty if equal)."""
     # Identical orders match first, so one changed order is reported once, not as a cascade;
     # the rest are paired per seller in time order and their differing fields named.
@@ -222,7 +313,7 @@ def compute_plan_differences(expected: Sequence[PlannedOrder],
         for exp, got in zip(want, have, strict=False):
             changes = [
                 f"{name} expected {getattr(exp, name)}, stored {getattr(got, name)}"
-                for name in _COMPARED_FIELDS if getattr(exp, name) != getattr(got, name)]
+                for name in _compared_fields(exp) if getattr(exp, name) != getattr(got, name)]
             messages.append(f"changed order of seller {seller_id} planned at "
                             f"{exp.planned_at:%Y-%m-%d %H:%M}: " + "; ".join(changes))
         messages.extend(f"missing from stored plan: {_describe(o)}" for o in want[len(have):])
@@ -233,7 +324,7 @@ def compute_plan_differences(expected: Sequence[PlannedOrder],
 # --- the run's record and audit payloads ----------------------------------------------------
 
 
-def plan_run_columns(inputs: PlanInputs, plan: Plan, seed: bytes) -> dict[str, Any]:
+def plan_run_columns(inputs: AnyInputs, plan: AnyPlan, seed: bytes) -> dict[str, Any]:
     """A planning run's stored record of ``plan``: period, commitment, inputs and totals."""
     return {
         "period": inputs.period.key, "commitment": compute_commitment(seed),
@@ -243,7 +334,7 @@ def plan_run_columns(inputs: PlanInputs, plan: Plan, seed: bytes) -> dict[str, A
     }
 
 
-def plan_created_payload(run: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
+def plan_created_payload(run: Mapping[str, Any], plan: AnyPlan) -> dict[str, Any]:
     """The audit payload of ``plan.created`` for a run's columns and its plan."""
     return {
         "period": run["period"], "commitment": run["commitment"],
@@ -254,6 +345,46 @@ def plan_created_payload(run: Mapping[str, Any], plan: Plan) -> dict[str, Any]:
                             "state": d.sampling_state.value, "reason": d.reason}
                            for d in plan.dropped],
         "skipped": [list(s) for s in plan.skipped],
+    }
+
+
+def compute_shortfall(inputs: PlanInputs, plan: Plan,
+                      rates: Mapping[SamplingState, float]) -> list[dict[str, Any]]:
+    """Per sampling state: the sellers, the orders the per-state reference rates would want
+    with no budget limit, and the orders the plan gave them."""
+    states = {s.seller_id: (SamplingState.TIGHTENED if s.on_probation else s.state)
+              for s in inputs.sellers if s.listings}
+    got = Counter(states[o.seller_id] for o in plan.orders)
+    sellers = Counter(states.values())
+    return [{"state": str(state), "sellers": sellers[state],
+             "wanted": round(sellers[state] * rates[state], 2), "got": got[state]}
+            for state in SamplingState if sellers[state]]
+
+
+def describe_shortfall(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Sentences for the states that got fewer orders than their reference rate wants."""
+    return [f"{row['state']} sellers ({row['sellers']}) wanted {row['wanted']:g} orders, "
+            f"got {row['got']}" for row in rows if row["got"] < row["wanted"]]
+
+
+def plan_notes(inputs: PlanInputs, plan: Plan, rates: Mapping[SamplingState, float],
+               threshold: Mapping[str, Any], auc: AucEstimate, min_auc: float
+               ) -> dict[str, Any]:
+    """What a run records beside its orders: the threshold in force and the budget's choice,
+    the signal's measured AUC and whether it was used, the shortfall and the warnings."""
+    shortfall = compute_shortfall(inputs, plan, rates)
+    confirmation = sum(1 for row in plan.allocation if row.confirmation)
+    return {
+        "budget_orders": inputs.budget_orders,
+        "orders": len(plan.orders),
+        "threshold": dict(threshold),
+        "signal": {"auc": auc.auc, "low": auc.low, "high": auc.high,
+                   "defective": auc.defective, "clean": auc.clean, "min_auc": min_auc,
+                   "used": inputs.signal_auc is not None},
+        "confirmation_tier": confirmation,
+        "shortfall": shortfall,
+        "shortfall_text": describe_shortfall(shortfall),
+        "warnings": list(plan.warnings),
     }
 
 

@@ -1,10 +1,10 @@
-"""Sampling of mystery test orders (pure): sampling states and the monthly, auditable planner.
+"""Sampling of mystery test orders (pure): the monthly, auditable, budget-true planner.
 
-The sampling states are those of DESIGN.md section 4. ``compute_plan`` turns one period's
-inputs (the labelled sellers with their state, risk and listings, the rates, the budget and
-the buyer accounts) and a secret seed into a plan of test orders. The caller passes only
-sellers whose label is in force: suspended, revoked and expired sellers have no sampling
-state and are simply not given as input.
+``compute_plan`` turns one period's inputs (the sellers whose label is in force, with their
+posterior P(bad), claim percentile and listings; the budget; the buyer identities) and a
+secret seed into a plan of test orders. Suspended, revoked and expired sellers are not given
+as input. Plans stored in inputs format 1 come from the earlier fixed-rate planner,
+``qc.sampling_v1``.
 
 Auditable randomness (DESIGN.md section 3)
 ------------------------------------------
@@ -18,37 +18,35 @@ Draws. ``draw(label)`` is the first 8 bytes, read as a big-endian unsigned integ
 (0 <= x < 2**64), of ``HMAC-SHA256(key=seed, message=UTF-8(label))``.
 A uniform real is ``u = x / 2**64`` (an IEEE double, correctly rounded). A uniform integer
 below ``n`` is ``(x * n) >> 64`` (exact integer arithmetic, i.e. ``floor(x * n / 2**64)``).
-Labels name the period key ``P`` ("2026-07"), the seller id ``S`` in decimal and the purpose,
-so one seller's orders do not depend on which other sellers are planned, or in what order.
+Labels name the period key ``P`` ("2026-07"), the seller id ``S`` in decimal and the purpose.
 
-Per seller (sellers with no listings get no orders and are reported in ``skipped``):
-
-1. State: ``tightened`` if the seller is on probation, whatever its state says; otherwise its
-   state. Rate ``r = rates[state]``.
-2. Count: ``floor(r) + (1 if u < r - floor(r) else 0)`` with ``u`` from label ``"P|S|count"``.
-3. For each order ``i = 0 .. count - 1`` (decimal ``i`` in the labels):
+The plan
+--------
+1. Sellers with no listings get no orders and are reported in ``skipped``.
+2. Each seller's allocation weight is ``qc.allocation.signal_weight(p_bad, claim_percentile,
+   signal_auc)`` (the claim percentile counts only when ``signal_auc`` is given), rounded to
+   12 decimal places; units are the sum of its listings' monthly units.
+3. ``qc.allocation.allocate`` shares out ``budget_orders`` (floor, confirmation tier, value,
+   blocks, systematic sampling; see that module), giving each seller a whole number of orders.
+4. For each order ``i = 0 .. count - 1`` of a seller (decimal ``i`` in the labels):
 
    - day: the business days (Monday to Friday; holidays are not excluded) of the period in
      ascending order; index = uniform integer below their number from ``"P|S|i|day"``;
    - hour: ``9 +`` uniform integer below 9 from ``"P|S|i|hour"`` (so 9..17 inclusive);
-   - minute: uniform integer below 60 from ``"P|S|i|minute"``; seconds are 0; the time is
-     naive UTC;
+   - minute: uniform integer below 60 from ``"P|S|i|minute"``; seconds are 0; naive UTC;
    - listing: the seller's listings sorted by ``listing_id``; ``t`` = uniform integer below
      the sum of ``monthly_units`` from ``"P|S|i|listing"``; the first listing whose running
      sum of units exceeds ``t``. If every listing has 0 units, ``t`` is a uniform integer
      below the number of listings (same label) and indexes the sorted listings directly.
-   - cost: the listing's ``price_cents``; protected if the state is onboarding or tightened
-     (probation sellers are therefore always protected).
-
-Budget. If the total cost exceeds ``budget_cents``, unprotected orders are dropped one at a
-time in the order (reduced before normal, risk x exposure ascending, seller_id, planned_at,
-listing_id) until the total fits or none is left, where exposure is the sum over the seller's
-listings of ``monthly_units * price_cents``. Protected orders are never dropped;
-``over_budget`` is set when they alone exceed the budget.
-
-Buyer accounts. The kept orders, sorted by (planned_at, seller_id, listing_id), receive
-``buyer_accounts[k % len(buyer_accounts)]`` for k = 0, 1, 2, ... That is also the order of
-``Plan.orders``.
+   - cost: the listing's ``price_cents``.
+5. Money. If the total cost exceeds ``budget_cents``, orders are dropped one at a time, the
+   least valuable first (not in the confirmation tier before in it, then value ascending,
+   then seller id, then the highest order index), until the total fits: whichever budget
+   binds first decides.
+6. Buyers. The kept orders, sorted by (planned_at, seller_id, listing_id), get a buyer
+   identity from ``qc.buyers.assign_buyers`` (seeded draws, no identity reused for the same
+   seller within 12 months while the pool allows). That is also the order of
+   ``Plan.orders``.
 
 Pure module: no Flask, no SQLAlchemy; plain values in, frozen dataclasses out, inputs never
 mutated.
@@ -62,15 +60,23 @@ import hmac
 import math
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from types import MappingProxyType
+from functools import partial
 
+from qc.allocation import (
+    DEFAULT_BLOCK_MAX,
+    DEFAULT_FLOOR,
+    AllocationInput,
+    SellerAllocation,
+    allocate,
+    signal_weight,
+)
+from qc.buyers import BuyerInput, BuyerNeed, assign_buyers
 from vetting.labels import SamplingState
 
 __all__ = [
-    "DEFAULT_RATES",
     "INPUTS_FORMAT_VERSION",
     "DroppedOrder",
     "ListingInput",
@@ -79,24 +85,19 @@ __all__ = [
     "PlanInputs",
     "PlannedOrder",
     "SellerInput",
+    "below",
     "compute_commitment",
     "compute_plan",
+    "draw",
     "new_seed",
     "parse_period",
+    "pick_listing",
+    "uniform",
 ]
 
-
-# Test orders per month (DESIGN.md section 4); read-only so nobody tunes the defaults in place.
-DEFAULT_RATES: Mapping[SamplingState, float] = MappingProxyType({
-    SamplingState.ONBOARDING: 2.0,
-    SamplingState.NORMAL: 1.0,
-    SamplingState.REDUCED: 0.5,
-    SamplingState.TIGHTENED: 4.0,
-})
-
 # Bumped whenever the stored inputs or the derivation above change, so an old plan is never
-# "verified" with a different algorithm.
-INPUTS_FORMAT_VERSION = 1
+# "verified" with a different algorithm (format 1: qc.sampling_v1).
+INPUTS_FORMAT_VERSION = 2
 
 SEED_BYTES = 32
 # A shorter seed could be guessed by a seller, which is what the commitment is meant to stop.
@@ -104,12 +105,7 @@ MIN_SEED_BYTES = 16
 FIRST_HOUR = 9
 HOURS = 9  # 9..17 inclusive
 MINUTES = 60
-PROTECTED_STATES = frozenset({SamplingState.ONBOARDING, SamplingState.TIGHTENED})
-# Cut first: reduced orders, then normal ones (DESIGN.md section 4).
-DROP_RANK: Mapping[SamplingState, int] = MappingProxyType({
-    SamplingState.REDUCED: 0,
-    SamplingState.NORMAL: 1,
-})
+WEIGHT_DIGITS = 12
 
 _PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
 _PERIOD_ERROR = "Period must look like 2026-07"
@@ -187,29 +183,35 @@ class ListingInput:
 
 @dataclass(frozen=True)
 class SellerInput:
-    """One labelled seller as the planner sees it."""
+    """One seller whose label is in force, as the planner sees it."""
 
     seller_id: int
-    state: SamplingState
+    state: SamplingState  # the sampling state people read; the allocation decides the orders
     on_probation: bool
-    risk: float  # S/h of the defect CUSUM, >= 0
+    p_bad: float  # posterior P(p >= 15%) from the seller's test-order verdicts
+    claim_percentile: float | None  # returns/claims rank over the last 6 months (None: none)
+    awaiting_confirmation: bool  # a critical finding waits for a second inspector
     listings: tuple[ListingInput, ...]
+    recent_buyers: tuple[int, ...] = ()  # buyer identities used for it in the last 12 months
 
     def __post_init__(self) -> None:
         if self.state not in set(SamplingState):
-            # Suspended, revoked and expired sellers have no state; the caller leaves them out.
             raise ValueError(f"Seller {self.seller_id}: unknown sampling state {self.state!r}; "
                              "leave out sellers whose label is not in force")
-        if not (math.isfinite(self.risk) and self.risk >= 0):
-            raise ValueError(f"Seller {self.seller_id}: risk must be a finite number >= 0")
+        if not (math.isfinite(self.p_bad) and 0.0 <= self.p_bad <= 1.0):
+            raise ValueError(f"Seller {self.seller_id}: P(bad) must be between 0 and 1")
+        if self.claim_percentile is not None and not (
+                math.isfinite(self.claim_percentile) and 0.0 < self.claim_percentile < 1.0):
+            raise ValueError(f"Seller {self.seller_id}: the claim percentile must be between "
+                             "0 and 1 (exclusive)")
         ids = [listing.listing_id for listing in self.listings]
         if len(set(ids)) != len(ids):
             raise ValueError(f"Seller {self.seller_id}: listing ids must be distinct")
 
     @property
-    def exposure(self) -> int:
-        """Sales exposure: sum of monthly units times price over the seller's listings."""
-        return sum(item.monthly_units * item.price_cents for item in self.listings)
+    def units(self) -> int:
+        """Units sold a month over the seller's listings."""
+        return sum(item.monthly_units for item in self.listings)
 
 
 @dataclass(frozen=True)
@@ -218,25 +220,25 @@ class PlanInputs:
 
     period: Period
     sellers: tuple[SellerInput, ...]
-    rates: Mapping[SamplingState, float]
+    budget_orders: int
     budget_cents: int
-    buyer_accounts: tuple[str, ...]
+    buyers: tuple[BuyerInput, ...]
+    signal_auc: float | None = None  # the measured AUC in use; None: the signal is ignored
+    floor: float = DEFAULT_FLOOR
+    block_max: int = DEFAULT_BLOCK_MAX
 
     def __post_init__(self) -> None:
-        if not self.buyer_accounts:
-            raise ValueError("At least one buyer account is needed to place test orders")
-        if any(not account.strip() for account in self.buyer_accounts):
-            raise ValueError("Buyer account names must not be blank")
-        if len(set(self.buyer_accounts)) != len(self.buyer_accounts):
-            raise ValueError("Buyer accounts must be distinct")
-        for state in SamplingState:
-            if state not in self.rates:
-                raise ValueError(f"No rate given for the {state} state")
-            rate = self.rates[state]
-            if not (math.isfinite(rate) and rate >= 0):
-                raise ValueError(f"The {state} rate must be a finite number >= 0")
+        if self.budget_orders < 0:
+            raise ValueError("The budget must be at least 0 orders a month")
         if self.budget_cents < 0:
-            raise ValueError("The budget must be >= 0")
+            raise ValueError("The money budget must be >= 0")
+        if not (math.isfinite(self.floor) and 0.0 <= self.floor <= 1.0):
+            raise ValueError("The floor must be between 0 and 1 order a month")
+        if self.block_max < 1:
+            raise ValueError("A block must be at least one order")
+        if self.signal_auc is not None and not (
+                math.isfinite(self.signal_auc) and 0.5 < self.signal_auc < 1.0):
+            raise ValueError("The signal AUC in use must be between 0.5 and 1 (exclusive)")
         ids = [seller.seller_id for seller in self.sellers]
         # The draws are labelled by seller id, so two sellers sharing one would be planned alike.
         if len(set(ids)) != len(ids):
@@ -253,15 +255,16 @@ class PlannedOrder:
     seller_id: int
     listing_id: int
     planned_at: datetime  # naive UTC
-    buyer_account: str
-    sampling_state: SamplingState  # the state it was planned under (tightened on probation)
-    protected: bool
+    buyer_id: int
+    buyer_account: str  # the buyer identity's name
+    sampling_state: SamplingState  # the seller's state when planned (tightened on probation)
+    confirmation: bool  # the seller was in the confirmation tier
     cost_cents: int
 
 
 @dataclass(frozen=True)
 class DroppedOrder:
-    """A test order cut to fit the budget."""
+    """A test order cut to fit the money budget."""
 
     seller_id: int
     listing_id: int
@@ -272,27 +275,28 @@ class DroppedOrder:
 
 @dataclass(frozen=True)
 class Plan:
-    """The test orders of one period."""
+    """The test orders of one period, with how the budget was shared out."""
 
     period: Period
     orders: tuple[PlannedOrder, ...]  # sorted by planned_at, seller_id (then listing_id)
     dropped: tuple[DroppedOrder, ...]  # in the order they were cut
     total_cost_cents: int
-    over_budget: bool  # protected orders alone exceed the budget
+    over_budget: bool  # the budget could not cover every seller's floor
     skipped: tuple[tuple[int, str], ...]  # (seller_id, reason), e.g. no listings
+    allocation: tuple[SellerAllocation, ...]  # in the order the budget was given out
+    warnings: tuple[str, ...]  # e.g. a buyer pool too small for the month
 
 
 @dataclass(frozen=True)
 class _Draft:
-    """An order before the budget cut and the buyer rotation."""
-
     seller_id: int
+    index: int
     listing_id: int
     planned_at: datetime
     state: SamplingState
-    protected: bool
+    confirmation: bool
+    value: float
     cost_cents: int
-    score: float  # risk x exposure, the budget cut's ranking
 
 
 # --- seed and draws --------------------------------------------------------------------------
@@ -308,57 +312,31 @@ def compute_commitment(seed: bytes) -> str:
     return hashlib.sha256(seed).hexdigest()
 
 
-def _draw(seed: bytes, label: str) -> int:
+def draw(seed: bytes, label: str) -> int:
     """The first 8 bytes of HMAC-SHA256(seed, label) as a big-endian integer."""
     digest = hmac.new(seed, label.encode("utf-8"), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big")
 
 
-def _uniform(seed: bytes, label: str) -> float:
+def uniform(seed: bytes, label: str) -> float:
     """A uniform real in [0, 1) for ``label``."""
-    return _draw(seed, label) / 2**64
+    return draw(seed, label) / 2**64
 
 
-def _below(seed: bytes, label: str, n: int) -> int:
+def below(seed: bytes, label: str, n: int) -> int:
     """A uniform integer in [0, n) for ``label``; integer arithmetic so any language agrees."""
-    return (_draw(seed, label) * n) >> 64
+    return (draw(seed, label) * n) >> 64
 
 
 # --- planning --------------------------------------------------------------------------------
 
 
-def _plan_seller(period: Period, business_days: tuple[date, ...],
-                 rates: Mapping[SamplingState, float], seller: SellerInput,
-                 seed: bytes) -> list[_Draft]:
-    """The draft orders of one seller, from draws labelled by period and seller only."""
-    state = SamplingState.TIGHTENED if seller.on_probation else SamplingState(seller.state)
-    rate = rates[state]
-    whole = math.floor(rate)
-    prefix = f"{period.key}|{seller.seller_id}"
-    count = whole + (1 if _uniform(seed, f"{prefix}|count") < rate - whole else 0)
-    listings = sorted(seller.listings, key=lambda item: item.listing_id)
-    total_units = sum(item.monthly_units for item in listings)
-    protected = state in PROTECTED_STATES
-    score = seller.risk * seller.exposure
-    drafts = []
-    for i in range(count):
-        day = business_days[_below(seed, f"{prefix}|{i}|day", len(business_days))]
-        hour = FIRST_HOUR + _below(seed, f"{prefix}|{i}|hour", HOURS)
-        minute = _below(seed, f"{prefix}|{i}|minute", MINUTES)
-        listing = _pick_listing(listings, total_units, seed, f"{prefix}|{i}|listing")
-        drafts.append(_Draft(
-            seller_id=seller.seller_id, listing_id=listing.listing_id,
-            planned_at=datetime(day.year, day.month, day.day, hour, minute),
-            state=state, protected=protected, cost_cents=listing.price_cents, score=score))
-    return drafts
-
-
-def _pick_listing(listings: Sequence[ListingInput], total_units: int, seed: bytes,
+def pick_listing(listings: Sequence[ListingInput], total_units: int, seed: bytes,
                   label: str) -> ListingInput:
     """A listing drawn with probability proportional to its units (uniform when all are 0)."""
     if total_units == 0:
-        return listings[_below(seed, label, len(listings))]
-    target = _below(seed, label, total_units)
+        return listings[below(seed, label, len(listings))]
+    target = below(seed, label, total_units)
     running = 0
     for listing in listings:
         running += listing.monthly_units
@@ -367,56 +345,84 @@ def _pick_listing(listings: Sequence[ListingInput], total_units: int, seed: byte
     raise AssertionError("unreachable: target is below the total units")  # pragma: no cover
 
 
-def _drop_key(draft: _Draft) -> tuple[int, float, int, datetime, int]:
-    """Budget-cut order: reduced before normal, lowest risk x exposure first, then stable ties."""
-    return (DROP_RANK[draft.state], draft.score, draft.seller_id, draft.planned_at,
-            draft.listing_id)
+def _planned_state(seller: SellerInput) -> SamplingState:
+    return SamplingState.TIGHTENED if seller.on_probation else SamplingState(seller.state)
 
 
-def _order_key(draft: _Draft) -> tuple[datetime, int, int]:
-    return (draft.planned_at, draft.seller_id, draft.listing_id)
+def _weight(seller: SellerInput, auc: float | None) -> float:
+    return round(signal_weight(seller.p_bad, seller.claim_percentile, auc), WEIGHT_DIGITS)
 
 
 def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
     """Derive the period's test orders from the inputs and the seed (deterministic)."""
     if len(seed) < MIN_SEED_BYTES:
         raise ValueError(f"The seed must be at least {MIN_SEED_BYTES} bytes")
-    business_days = inputs.period.business_days()
-    drafts: list[_Draft] = []
+    period = inputs.period
+    draw_below = partial(below, seed)
+    business_days = period.business_days()
+    planned: list[SellerInput] = []
     skipped: list[tuple[int, str]] = []
     for seller in sorted(inputs.sellers, key=lambda s: s.seller_id):
-        if not seller.listings:
+        if seller.listings:
+            planned.append(seller)
+        else:
             skipped.append((seller.seller_id, "no listings"))
-            continue
-        drafts.extend(_plan_seller(inputs.period, business_days, inputs.rates, seller, seed))
+    allocation = allocate(
+        period.key,
+        [AllocationInput(s.seller_id, _weight(s, inputs.signal_auc), s.units,
+                         s.awaiting_confirmation) for s in planned],
+        inputs.budget_orders, draw_below, inputs.floor, inputs.block_max)
+    shares = {row.seller_id: row for row in allocation.sellers}
+    drafts: list[_Draft] = []
+    for seller in planned:
+        share = shares[seller.seller_id]
+        prefix = f"{period.key}|{seller.seller_id}"
+        listings = sorted(seller.listings, key=lambda item: item.listing_id)
+        total_units = sum(item.monthly_units for item in listings)
+        for i in range(share.count):
+            day = business_days[below(seed, f"{prefix}|{i}|day", len(business_days))]
+            hour = FIRST_HOUR + below(seed, f"{prefix}|{i}|hour", HOURS)
+            minute = below(seed, f"{prefix}|{i}|minute", MINUTES)
+            listing = pick_listing(listings, total_units, seed, f"{prefix}|{i}|listing")
+            drafts.append(_Draft(seller.seller_id, i, listing.listing_id,
+                                 datetime(day.year, day.month, day.day, hour, minute),
+                                 _planned_state(seller), share.confirmation, share.value,
+                                 listing.price_cents))
 
     total = sum(d.cost_cents for d in drafts)
-    protected_total = sum(d.cost_cents for d in drafts if d.protected)
-    cut: set[int] = set()
     dropped: list[DroppedOrder] = []
+    cut: set[int] = set()
     if total > inputs.budget_cents:
-        # Indices, not values: two drafts may be equal (same seller, listing and minute).
-        candidates = sorted((i for i, d in enumerate(drafts) if not d.protected),
-                            key=lambda i: _drop_key(drafts[i]))
-        for i in candidates:
+        candidates = sorted(range(len(drafts)), key=lambda k: (
+            drafts[k].confirmation, drafts[k].value, drafts[k].seller_id, -drafts[k].index))
+        for k in candidates:
             if total <= inputs.budget_cents:
                 break
-            draft = drafts[i]
-            cut.add(i)
+            draft = drafts[k]
+            cut.add(k)
             total -= draft.cost_cents
             dropped.append(DroppedOrder(
                 seller_id=draft.seller_id, listing_id=draft.listing_id,
                 sampling_state=draft.state, cost_cents=draft.cost_cents,
-                reason=(f"over budget: {draft.state} order cut "
-                        f"(risk x exposure {draft.score:.6g})")))
+                reason=f"over the money budget: order cut (value {draft.value:.6g})"))
 
-    kept = sorted((d for i, d in enumerate(drafts) if i not in cut), key=_order_key)
-    accounts = inputs.buyer_accounts
+    kept = sorted((d for k, d in enumerate(drafts) if k not in cut),
+                  key=lambda d: (d.planned_at, d.seller_id, d.listing_id))
+    recent = {s.seller_id: frozenset(s.recent_buyers) for s in planned}
+    buyers, buyer_warnings = (assign_buyers(
+        period.key, [BuyerNeed(d.seller_id, d.index) for d in kept], inputs.buyers, recent,
+        draw_below) if kept else ((), ()))
     orders = tuple(
         PlannedOrder(seller_id=d.seller_id, listing_id=d.listing_id, planned_at=d.planned_at,
-                     buyer_account=accounts[k % len(accounts)], sampling_state=d.state,
-                     protected=d.protected, cost_cents=d.cost_cents)
-        for k, d in enumerate(kept))
-    return Plan(period=inputs.period, orders=orders, dropped=tuple(dropped),
+                     buyer_id=b.buyer_id, buyer_account=b.name, sampling_state=d.state,
+                     confirmation=d.confirmation, cost_cents=d.cost_cents)
+        for d, b in zip(kept, buyers, strict=True))
+    warnings = list(buyer_warnings)
+    if allocation.floor_short:
+        warnings.insert(0, f"The budget of {inputs.budget_orders} orders does not cover the "
+                           f"floor of {inputs.floor:g} orders a month for each of "
+                           f"{len(planned)} sellers; every seller got an equal share instead.")
+    return Plan(period=period, orders=orders, dropped=tuple(dropped),
                 total_cost_cents=sum(o.cost_cents for o in orders),
-                over_budget=protected_total > inputs.budget_cents, skipped=tuple(skipped))
+                over_budget=allocation.floor_short, skipped=tuple(skipped),
+                allocation=allocation.sellers, warnings=tuple(warnings))

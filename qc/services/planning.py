@@ -6,24 +6,30 @@ Services flush; the caller commits.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import audit
 from core.clock import utcnow
 from core.db import db, flush_or_conflict, lock
 from core.errors import ServiceError
 from core.models import User
+from qc import sampling_v1
+from qc.allocation import AucEstimate, claim_percentiles, measure_auc, posterior_bad
+from qc.decisions import DEFECT_VERDICTS
 from qc.models import (
+    Inspection,
     Listing,
+    MarketplaceSignal,
     PlanningRun,
-    SellerStatistics,
     TestOrder,
 )
 from qc.orders import (
@@ -32,8 +38,10 @@ from qc.orders import (
 from qc.plan_records import (
     compute_plan_differences,
     compute_verify_result,
+    derive_plan,
     inputs_from_json,
     plan_created_payload,
+    plan_notes,
     plan_run_columns,
     seed_revealed_payload,
 )
@@ -48,40 +56,152 @@ from qc.sampling import (
     new_seed,
     parse_period,
 )
-from qc.services.plan_settings import current_settings, settings_rates
-from qc.stats import (
-    PlanParams,
-    compute_increments,
+from qc.services.buyers import active_buyers, recent_buyers
+from qc.services.plan_settings import (
+    current_settings,
+    settings_rates,
+    stored_settings,
+    threshold,
 )
-from vetting.labels import IN_FORCE, LabelStatus, SamplingState
-from vetting.models import Seller
+from vetting.labels import IN_FORCE, LabelEventKind, LabelStatus, SamplingState
+from vetting.models import LabelEvent, Seller
+
+
+def counts_verdict(verdict: str) -> bool:
+    """Whether an inspection's verdict counts yet (a critical one awaiting confirmation
+    does not)."""
+    return True
+
+
+def awaiting_confirmation(seller_ids: Sequence[int]) -> set[int]:
+    """Sellers with a critical finding waiting for a second inspector."""
+    return set()
+
+
+SIGNAL_MONTHS = 6  # returns and claims per unit over this many months rank the sellers
+POSTERIOR_HORIZON_MONTHS = 120  # months of verdict history the posterior reads at most
+
+
+def _month_index(day: date | datetime) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _label_starts(seller_ids: Sequence[int]) -> dict[int, date]:
+    """The first grant of each seller's label (its valid-from date when no grant is recorded)."""
+    starts: dict[int, date] = {}
+    for seller_id, at in db.session.execute(
+            select(LabelEvent.seller_id, func.min(LabelEvent.at))
+            .where(LabelEvent.kind == LabelEventKind.GRANT.value)
+            .group_by(LabelEvent.seller_id)):
+        starts[seller_id] = at.date()
+    for seller_id, valid_from in db.session.execute(
+            select(Seller.id, Seller.label_valid_from).where(Seller.id.in_(seller_ids))):
+        if seller_id not in starts and valid_from is not None:
+            starts[seller_id] = valid_from
+    return starts
+
+
+def posteriors(sellers: Sequence[Seller], period: Period, drift: float) -> dict[int, float]:
+    """P(p >= 15%) of each seller from its inspected test orders, month by month from its
+    first label grant up to the month before ``period`` (qc.allocation.posterior_bad)."""
+    ids = [s.id for s in sellers]
+    end = _month_index(period.start)  # months before this one count
+    starts = _label_starts(ids)
+    counts: dict[int, dict[int, list[int]]] = {}
+    for seller_id, inspected_at, verdict in db.session.execute(
+            select(TestOrder.seller_id, TestOrder.inspected_at, Inspection.verdict)
+            .join(Inspection, Inspection.order_id == TestOrder.id)
+            .where(Inspection.is_current.is_(True), TestOrder.inspected_at.is_not(None),
+                   TestOrder.inspected_at < datetime.combine(period.start, time()))):
+        if not counts_verdict(verdict):
+            continue
+        month = counts.setdefault(seller_id, {}).setdefault(_month_index(inspected_at), [0, 0])
+        month[0 if verdict in DEFECT_VERDICTS else 1] += 1
+    result = {}
+    for seller_id in ids:
+        by_month = counts.get(seller_id, {})
+        first = _month_index(starts.get(seller_id, period.start))
+        if by_month:
+            first = min(first, min(by_month))
+        first = max(first, end - POSTERIOR_HORIZON_MONTHS)
+        months = [tuple(by_month.get(m, (0, 0))) for m in range(first, end)]
+        result[seller_id] = posterior_bad([(d, c) for d, c in months], drift)
+    return result
+
+
+def claim_rates(seller_ids: Sequence[int], period: Period) -> dict[int, float]:
+    """Customer returns plus warranty claims per unit sold over the ``SIGNAL_MONTHS`` months
+    before ``period``, for the sellers with units reported in them."""
+    first = period.start
+    for _ in range(SIGNAL_MONTHS):
+        first = (first - timedelta(days=1)).replace(day=1)
+    totals: dict[int, list[int]] = {}
+    for seller_id, units, returns, claims in db.session.execute(
+            select(MarketplaceSignal.seller_id, MarketplaceSignal.orders,
+                   MarketplaceSignal.customer_returns, MarketplaceSignal.warranty_claims)
+            .where(MarketplaceSignal.seller_id.in_(seller_ids),
+                   MarketplaceSignal.month >= first, MarketplaceSignal.month < period.start)):
+        if units is None:
+            continue
+        row = totals.setdefault(seller_id, [0, 0])
+        row[0] += units
+        row[1] += returns + claims
+    return {seller_id: events / units for seller_id, (units, events) in totals.items() if units}
+
+
+def signal_auc() -> AucEstimate:
+    """How well the claim rank predicts verdicts: the AUC between defective and clean first
+    inspected orders of sellers, against the claim percentile recorded when each was planned
+    (first orders only, so targeted testing does not bias it)."""
+    firsts: dict[int, tuple[bool, float | None]] = {}
+    for seller_id, verdict, percentile in db.session.execute(
+            select(TestOrder.seller_id, Inspection.verdict, TestOrder.claim_percentile)
+            .join(Inspection, Inspection.order_id == TestOrder.id)
+            .where(Inspection.is_current.is_(True), TestOrder.inspected_at.is_not(None))
+            .order_by(TestOrder.inspected_at, TestOrder.id)):
+        if seller_id not in firsts and counts_verdict(verdict):
+            firsts[seller_id] = (verdict in DEFECT_VERDICTS, percentile)
+    return measure_auc([(defective, q) for defective, q in firsts.values() if q is not None])
+
+
+def auc_in_use(estimate: AucEstimate, min_auc: float) -> float | None:
+    """The measured AUC when it reaches ``min_auc`` (the signal then sharpens allocation)."""
+    if estimate.auc is None or estimate.auc < min_auc or estimate.auc >= 1.0:
+        return None
+    return estimate.auc
 
 
 def planning_inputs(period: Period) -> PlanInputs:
-    """The recorded inputs of a plan: labelled sellers, their states, listings and settings."""
+    """The recorded inputs of a plan: sellers in force with their posterior, claim rank and
+    listings; the budget; the buyer identities."""
     settings = current_settings()
-    h = compute_increments(PlanParams(settings.p0, settings.p1, settings.alpha, settings.beta)).h
-    risk = {seller_id: s / h for seller_id, s in db.session.execute(
-        select(SellerStatistics.seller_id, SellerStatistics.s))}
     sellers = list(db.session.execute(
-        select(Seller).where(Seller.label_status.in_(
-            IN_FORCE)).order_by(Seller.id))
+        select(Seller).where(Seller.label_status.in_(IN_FORCE)).order_by(Seller.id))
         .scalars())
+    ids = [s.id for s in sellers]
     listings: dict[int, list[ListingInput]] = {}
     for item in db.session.execute(select(Listing).where(Listing.active.is_(True))
                                    .order_by(Listing.seller_id, Listing.id)).scalars():
         listings.setdefault(item.seller_id, []).append(
             ListingInput(item.id, item.monthly_units, item.price_cents))
+    p_bad = posteriors(sellers, period, settings.drift)
+    percentiles = claim_percentiles(claim_rates(ids, period))
+    waiting = awaiting_confirmation(ids)
+    recent = recent_buyers(period.start)
     return PlanInputs(
         period=period,
         sellers=tuple(SellerInput(
             seller_id=s.id,
             state=SamplingState(s.sampling_state or SamplingState.ONBOARDING.value),
             on_probation=s.label_status == LabelStatus.PROBATION.value,
-            risk=risk.get(s.id, 0.0), listings=tuple(listings.get(s.id, ())))
+            p_bad=p_bad[s.id], claim_percentile=percentiles.get(s.id),
+            awaiting_confirmation=s.id in waiting,
+            recent_buyers=tuple(sorted(recent.get(s.id, frozenset()))),
+            listings=tuple(listings.get(s.id, ())))
             for s in sellers),
-        rates=settings_rates(settings), budget_cents=settings.budget_cents,
-        buyer_accounts=tuple(settings.accounts))
+        budget_orders=settings.budget_orders, budget_cents=settings.budget_cents,
+        buyers=tuple(active_buyers()), signal_auc=auc_in_use(signal_auc(), settings.min_auc),
+        floor=settings.floor_rate, block_max=settings.block_max)
 
 
 def _seed_file(period_key: str) -> Path:
@@ -117,23 +237,38 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
     lock("planning")
     if get_run(period.key) is not None:
         raise ServiceError(f"{period.key} is already planned; a period is planned once.")
-    inputs = planning_inputs(period)
-    seed = new_seed()
-    plan = compute_plan(inputs, seed)
+    settings = stored_settings()  # the threshold in force is fixed before the first plan
+    try:
+        inputs = planning_inputs(period)
+        seed = new_seed()
+        plan = compute_plan(inputs, seed)
+    except ValueError as exc:  # e.g. no buyer identity left
+        raise ServiceError(f"{period.key} cannot be planned: {exc}") from None
     columns = plan_run_columns(inputs, plan, seed)
-    run = PlanningRun(**columns)
+    notes = plan_notes(inputs, plan, settings_rates(settings), asdict(threshold(settings)),
+                       signal_auc(), settings.min_auc)
+    run = PlanningRun(**columns, notes_json=json.dumps(notes, sort_keys=True))
     db.session.add(run)
     flush_or_conflict("plan", f"{period.key} was planned by another process a moment ago.")
+    percentiles = {s.seller_id: s.claim_percentile for s in inputs.sellers}
     db.session.add_all(TestOrder(
         run_id=run.id, seller_id=o.seller_id, listing_id=o.listing_id, planned_at=o.planned_at,
-        buyer_account=o.buyer_account, sampling_state=o.sampling_state.value,
-        protected=o.protected, cost_cents=o.cost_cents, status=OrderStatus.PLANNED.value)
+        buyer_account=o.buyer_account, buyer_identity_id=o.buyer_id,
+        sampling_state=o.sampling_state.value, protected=False, confirmation=o.confirmation,
+        claim_percentile=percentiles[o.seller_id], cost_cents=o.cost_cents,
+        status=OrderStatus.PLANNED.value)
         for o in plan.orders)
     db.session.flush()
     _seal_seed(period.key, seed)
-    audit.record("plan.created", "planning_run", run.id, plan_created_payload(columns, plan),
-                 actor)
+    audit.record("plan.created", "planning_run", run.id,
+                 {**plan_created_payload(columns, plan), "notes": notes}, actor)
     return run
+
+
+def run_notes(run: PlanningRun) -> dict[str, Any]:
+    """The notes a run stored: threshold, signal, shortfall and warnings (empty when older)."""
+    notes: dict[str, Any] = json.loads(run.notes_json or "{}")
+    return notes
 
 
 def periods_due(today: date) -> list[str]:
@@ -208,14 +343,22 @@ def verify_plan(period_key: str) -> PlanCheck:
                            f"closes (after {period.end}); only its commitment "
                            f"{run.commitment} is known now.")
     seed = bytes.fromhex(run.seed_hex)
-    expected = compute_plan(inputs_from_json(run.inputs_json), seed)
-    stored = [PlannedOrder(seller_id=o.seller_id, listing_id=o.listing_id,
-                           planned_at=o.planned_at, buyer_account=o.buyer_account,
-                           sampling_state=SamplingState(o.sampling_state),
-                           protected=o.protected, cost_cents=o.cost_cents)
-              for o in db.session.execute(select(TestOrder).where(TestOrder.run_id == run.id)
-                                          .order_by(TestOrder.planned_at, TestOrder.seller_id,
-                                                    TestOrder.listing_id)).scalars()]
+    expected = derive_plan(inputs_from_json(run.inputs_json), seed)
+    rows = db.session.execute(select(TestOrder).where(TestOrder.run_id == run.id)
+                              .order_by(TestOrder.planned_at, TestOrder.seller_id,
+                                        TestOrder.listing_id)).scalars().all()
+    stored: list[PlannedOrder] | list[sampling_v1.PlannedOrder]
+    if isinstance(expected, sampling_v1.Plan):
+        stored = [sampling_v1.PlannedOrder(
+            seller_id=o.seller_id, listing_id=o.listing_id, planned_at=o.planned_at,
+            buyer_account=o.buyer_account, sampling_state=SamplingState(o.sampling_state),
+            protected=o.protected, cost_cents=o.cost_cents) for o in rows]
+    else:
+        stored = [PlannedOrder(
+            seller_id=o.seller_id, listing_id=o.listing_id, planned_at=o.planned_at,
+            buyer_id=o.buyer_identity_id or 0, buyer_account=o.buyer_account,
+            sampling_state=SamplingState(o.sampling_state), confirmation=o.confirmation,
+            cost_cents=o.cost_cents) for o in rows]
     return PlanCheck(period.key, compute_commitment(seed) == run.commitment,
                      compute_plan_differences(expected.orders, stored))
 

@@ -1,4 +1,4 @@
-"""Monthly planner of mystery test orders (qc/sampling.py): auditability, statistics, budget."""
+"""The fixed-rate planner (qc/sampling_v1.py) that derived format-1 plans: auditability, budget."""
 
 from __future__ import annotations
 
@@ -26,17 +26,19 @@ from qc.plan_records import (
     plan_fingerprint,
 )
 from qc.sampling import (
-    DEFAULT_RATES,
     ListingInput,
     Period,
+    compute_commitment,
+    new_seed,
+    parse_period,
+)
+from qc.sampling_v1 import (
+    DEFAULT_RATES,
     Plan,
     PlanInputs,
     PlannedOrder,
     SellerInput,
-    compute_commitment,
     compute_plan,
-    new_seed,
-    parse_period,
 )
 from vetting.labels import SamplingState
 
@@ -203,7 +205,7 @@ def test_inputs_round_trip_through_canonical_json() -> None:
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
-    (lambda d: d.update(version=2), "format 2"),
+    (lambda d: d.update(version=3), "format 3"),
     (lambda d: d.pop("sellers"), "lack 'sellers'"),
     (lambda d: d["sellers"][0].update(state="suspended"), "unknown sampling state"),
     (lambda d: d["sellers"][0].update(seller_id="1"), "'seller_id' must be an integer"),
