@@ -7,7 +7,7 @@ Posterior. Each seller has a posterior on its true defect rate p, held on a grid
 ``GRID`` (0.5%, 1.5%, ..., 49.5%). The prior is the fleet mixture ``FLEET_MIXTURE`` (85% of
 sellers uniform in 2-5%, 5% in 5-15%, 10% in 15-30%), spread evenly over the grid points
 inside each range. Month by month from the start of the seller's label, the posterior first
-*drifts*: a share ``drift`` of it (default 0.5% a month) moves to the bad component (uniform
+*drifts*: a share ``drift`` of it (default 0.25% a month) moves to the bad component (uniform
 15-30%), because a seller can turn bad at any time and one that has not been tested for long
 must become worth testing again; then it is multiplied by the likelihood of that month's
 inspected orders (p for each defective one, 1 - p for each clean one) and normalised.
@@ -19,9 +19,12 @@ last 6 months are ranked across the fleet; the rank becomes a percentile q in (0
 normal score z = Phi^-1(q). Its predictive power is measured without the bias of targeted
 testing: the AUC between defective and clean *first* inspected orders of sellers, against
 the percentile the seller had when that order was planned (``measure_auc``). When the AUC
-is at least ``min_auc`` (default 0.55) the signal sharpens P(bad) for allocation through the
-equal-variance binormal model of that AUC: d = sqrt(2) Phi^-1(AUC) and the likelihood ratio
-bad : not bad is exp(d z - d^2 / 2) (z clipped to [-3, 3]). Otherwise it is ignored.
+is at least ``min_auc`` (default 0.55) the signal sharpens P(bad) for allocation. Most
+defective first orders are good sellers' unlucky ones, so that AUC understates how well the
+signal tells bad sellers from the others; ``seller_auc`` undoes the dilution with the prior
+mixture. With that seller AUC A, the equal-variance binormal model gives
+d = sqrt(2) Phi^-1(A) and the likelihood ratio bad : not bad exp(d z - d^2 / 2) (z clipped
+to [-3, 3]). Below ``min_auc`` the signal is ignored.
 
 Value and allocation (``allocate``). The value of testing a seller is
 ``P(bad) x (units / median units) ^ 0.25`` (units sold a month over its listings; the median
@@ -30,10 +33,13 @@ finding awaiting confirmation, form the *confirmation tier* and come first. All 
 integers in ten-thousandths of an order (``SCALE``) so every language derives the same plan.
 Every seller gets the floor (default 0.01 orders a month); the rest of the budget goes in
 decreasing (tier, value), ties broken by a seeded draw, in blocks of
-``max(1, min(block_max, ceil(block_max * P(bad))))`` orders (block_max 8) until the budget is
-spent (the last block may be a fraction). Counts then come by systematic sampling over a
+``max(1, min(block_max, round(block_max * min(1, P(bad) / 0.5)^2)))`` orders (block_max 8: one
+order screens a low-risk seller; the confirmation tier gets ``block_max``), pass after pass in the same
+order, until the budget is spent (the last block may be a fraction) or every seller has
+``block_max`` orders beyond the floor. Counts then come by systematic sampling over a
 seeded random order of the sellers, so each seller gets the floor or the ceiling of its
-expected orders and the month's total is exactly the budget (``systematic_counts``).
+expected orders and the month's total is exactly the budget whenever the sellers can take it
+(``systematic_counts``).
 
 Threshold. ``choose_h`` picks the threshold from the orders per seller per month the budget
 allows (r = budget / sellers): the smallest h on a 0.01 grid whose in-control average run
@@ -78,6 +84,7 @@ __all__ = [
     "measure_auc",
     "posterior_bad",
     "prior",
+    "seller_auc",
     "signal_weight",
     "systematic_counts",
     "updated",
@@ -91,7 +98,7 @@ FLEET_MIXTURE: tuple[tuple[float, float, float], ...] = (
 )
 BAD_RATE = 0.15
 GRID: tuple[float, ...] = tuple((k + 0.5) / 100 for k in range(50))
-DEFAULT_DRIFT = 0.005
+DEFAULT_DRIFT = 0.0025
 DEFAULT_FLOOR = 0.01
 DEFAULT_BLOCK_MAX = 8
 DEFAULT_MIN_AUC = 0.55
@@ -101,6 +108,7 @@ EXPOSURE_POWER = 0.25
 SCALE = 10_000  # allocation amounts are integers in 1/10,000 of an order
 MIN_AUC_ORDERS = 10  # defective and clean first orders each, before an AUC is measured
 Z_CLIP = 3.0
+SELLER_AUC_MAX = 0.99
 H_STEP = 0.01
 
 
@@ -247,9 +255,41 @@ def _count_below(values: Sequence[float], x: float) -> int:
     return lo
 
 
+def _mixture_rates() -> tuple[float, float, float]:
+    """(share of bad sellers, mean rate of bad sellers, mean rate of the others) in the prior."""
+    bad = math.fsum(w for w, is_bad in zip(_PRIOR, _IS_BAD, strict=True) if is_bad)
+    q_bad = math.fsum(w * p for w, p, is_bad in zip(_PRIOR, GRID, _IS_BAD, strict=True)
+                      if is_bad) / bad
+    q_good = math.fsum(w * p for w, p, is_bad in zip(_PRIOR, GRID, _IS_BAD, strict=True)
+                       if not is_bad) / (1.0 - bad)
+    return bad, q_bad, q_good
+
+
+_MIXTURE = _mixture_rates()
+
+
+def seller_auc(first_order_auc: float) -> float:
+    """The AUC between bad and other *sellers* that a first-order AUC implies.
+
+    Most defective first orders come from good sellers (a good seller's unlucky order), so the
+    first-order AUC is diluted: with pi the prior share of bad sellers and q_b, q_g the mean
+    rates of bad and other sellers, a defective first order is a bad seller's with
+    w_d = pi q_b / (pi q_b + (1 - pi) q_g) and a clean one with
+    w_c = pi (1 - q_b) / (pi (1 - q_b) + (1 - pi)(1 - q_g)); then
+    AUC_first = a A + b (1 - A) + (1 - a - b) / 2 with a = w_d (1 - w_c), b = (1 - w_d) w_c,
+    solved for the seller AUC A (clipped to [0.5, 0.99])."""
+    pi, q_bad, q_good = _MIXTURE
+    w_d = pi * q_bad / (pi * q_bad + (1.0 - pi) * q_good)
+    w_c = pi * (1.0 - q_bad) / (pi * (1.0 - q_bad) + (1.0 - pi) * (1.0 - q_good))
+    a, b = w_d * (1.0 - w_c), (1.0 - w_d) * w_c
+    value = (first_order_auc - b - (1.0 - a - b) / 2) / (a - b)
+    return min(SELLER_AUC_MAX, max(0.5, value))
+
+
 def signal_weight(p_bad: float, percentile: float | None, auc: float | None) -> float:
-    """P(bad) sharpened by the claim percentile through the binormal model of the AUC;
-    unchanged without a percentile or an AUC in use."""
+    """P(bad) sharpened by the claim percentile through the binormal model of the seller AUC
+    that the first-order AUC ``auc`` implies (``seller_auc``); unchanged without a percentile
+    or an AUC in use."""
     _check_probability(p_bad, "P(bad)")
     if percentile is None or auc is None or auc <= 0.5:
         return p_bad
@@ -259,7 +299,7 @@ def signal_weight(p_bad: float, percentile: float | None, auc: float | None) -> 
         raise ValueError("The AUC must be below 1")
     if p_bad in (0.0, 1.0):
         return p_bad
-    d = math.sqrt(2.0) * float(norm.ppf(auc))
+    d = math.sqrt(2.0) * float(norm.ppf(seller_auc(auc)))
     z = min(Z_CLIP, max(-Z_CLIP, float(norm.ppf(percentile))))
     odds = p_bad / (1.0 - p_bad) * math.exp(d * z - d * d / 2)
     return odds / (1.0 + odds)
@@ -341,19 +381,33 @@ def allocate(period_key: str, sellers: Sequence[AllocationInput], budget_orders:
                 draw_below(f"{period_key}|{s.seller_id}|tie", 2**32))
 
     ranked = sorted(sellers, key=rank)
-    rows = []
-    for s in ranked:
-        tier, negative_value, _ = rank(s)
-        block = max(1, min(block_max, math.ceil(block_max * s.p_bad))) * SCALE
-        extra = min(block, left)
-        left -= extra
-        rows.append((s.seller_id, each + extra, tier == 0, -negative_value))
+    ranks = {s.seller_id: rank(s) for s in ranked}
+    amounts = {s.seller_id: each for s in ranked}
+    cap = each + block_max * SCALE
+    while left > 0:  # passes in the same order until the budget is spent or all are full
+        given = 0
+        for s in ranked:
+            block = block_max if ranks[s.seller_id][0] == 0 else _block(s.p_bad, block_max)
+            extra = min(block * SCALE, cap - amounts[s.seller_id], left)
+            amounts[s.seller_id] += extra
+            left -= extra
+            given += extra
+        if not given:
+            break
+    rows = [(s.seller_id, amounts[s.seller_id], ranks[s.seller_id][0] == 0,
+             -ranks[s.seller_id][1]) for s in ranked]
     counts = systematic_counts(period_key, [(sid, amount) for sid, amount, _, _ in rows],
                                draw_below)
     return Allocation(
         tuple(SellerAllocation(sid, amount, confirmation, value, counts[sid])
               for sid, amount, confirmation, value in rows),
         budget_orders, floor_short)
+
+
+def _block(p_bad: float, block_max: int) -> int:
+    """Orders a seller gets when its turn comes: one to screen it while P(bad) is low, rising
+    with (P(bad) / 0.5)^2 to ``block_max`` in the confirmation tier."""
+    return max(1, min(block_max, round(block_max * min(1.0, p_bad / CONFIRMATION_AT) ** 2)))
 
 
 def systematic_counts(period_key: str, amounts: Sequence[tuple[int, int]],

@@ -14,7 +14,7 @@ from core.errors import ServiceError
 from core.services import get_user_by_email
 from qc import jobs
 from qc.services import label_decisions, marketplace_signals, plan_settings, planning
-from qc.simulate import SimulationConfig, format_report, run_simulation
+from qc.simulate import RULES, SIGNAL_STRENGTHS, WorldConfig, format_comparison, run_comparison
 from qc.stats import describe_plan, oc_probability
 
 qc_cli = AppGroup("qc", help="Mystery test orders: planning and verification.")
@@ -140,21 +140,35 @@ def renew_command(on: str | None) -> None:
 
 
 @qc_cli.command("simulate")
-@click.option("--sellers", type=click.IntRange(1, 100_000), default=2000, show_default=True)
+@click.option("--sellers", type=click.IntRange(1, 100_000), default=1500, show_default=True,
+              help="Sellers on the marketplace at month 0.")
+@click.option("--arrivals", type=click.IntRange(0, 10_000), default=25, show_default=True,
+              help="New sellers a month.")
+@click.option("--budget", type=click.IntRange(0, 1_000_000), default=200, show_default=True,
+              help="Test orders a month.")
+@click.option("--signal", type=click.Choice(list(SIGNAL_STRENGTHS)), default="medium",
+              show_default=True, help="How strongly returns and claims follow the defect rate.")
+@click.option("--drift", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="Share of sellers that turn bad at a random month.")
+@click.option("--critical-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Share of defects that are critical.")
+@click.option("--inspector-error", type=click.FloatRange(0, 1), default=0.01,
+              show_default=True, help="Chance that an inspector gets a unit's verdict wrong.")
 @click.option("--months", type=click.IntRange(1, 240), default=36, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--runs", type=click.IntRange(1, 100), default=1, show_default=True,
-              help="Repeat with seeds seed, seed+1, ... and report means.")
-@click.option("--critical-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of defects that are critical (suspend at once).")
-def simulate_command(sellers: int, months: int, seed: int, runs: int,
-                     critical_share: float) -> None:
-    """Simulate a fleet through the real planning and decision code; print error rates."""
-    config = SimulationConfig(sellers=sellers, months=months, seed=seed, runs=runs,
-                              critical_share=critical_share,
-                              report_months=tuple(m for m in (12, 36) if m <= months) or
-                              (months,))
-    click.echo(format_report(run_simulation(config)))
+@click.option("--runs", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Worlds simulated, with seeds seed, seed+1, ...")
+@click.option("--compare", is_flag=True,
+              help="Also run the old rules (as built, and capped at the budget) on the same "
+                   "worlds.")
+def simulate_command(sellers: int, arrivals: int, budget: int, signal: str, drift: float,
+                     critical_share: float, inspector_error: float, months: int, seed: int,
+                     runs: int, compare: bool) -> None:
+    """Simulate a marketplace through the real planners and decision rules; print a table."""
+    config = WorldConfig(sellers=sellers, arrivals=arrivals, months=months, budget=budget,
+                         signal=signal, drift=drift, critical_share=critical_share,
+                         inspector_error=inspector_error, seed=seed, runs=runs)
+    click.echo(format_comparison(run_comparison(config, RULES if compare else ("new",))))
 
 
 @signals_cli.command("import")

@@ -54,7 +54,7 @@ class SamplingSettings(db.Model):  # type: ignore[name-defined,misc]
     budget_orders: Mapped[int] = mapped_column(default=200)
     floor_rate: Mapped[float] = mapped_column(default=0.01)
     block_max: Mapped[int] = mapped_column(default=8)
-    drift: Mapped[float] = mapped_column(default=0.005)
+    drift: Mapped[float] = mapped_column(default=0.0025)
     min_auc: Mapped[float] = mapped_column(default=0.55)
     target_years: Mapped[float] = mapped_column(default=500.0)
     # The suspension threshold in force: chosen from the budget when the version was saved,

@@ -29,7 +29,7 @@ def upgrade():
                                    server_default='0.01'))
         batch.add_column(sa.Column('block_max', sa.Integer(), nullable=False,
                                    server_default='8'))
-        batch.add_column(sa.Column('drift', sa.Float(), nullable=False, server_default='0.005'))
+        batch.add_column(sa.Column('drift', sa.Float(), nullable=False, server_default='0.0025'))
         batch.add_column(sa.Column('min_auc', sa.Float(), nullable=False,
                                    server_default='0.55'))
         batch.add_column(sa.Column('target_years', sa.Float(), nullable=False,
