@@ -107,7 +107,6 @@ class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"))
     planned_at: Mapped[datetime]
     buyer_account: Mapped[str] = mapped_column(String(120))
-    buyer_identity_id: Mapped[int | None]  # STUB
     sampling_state: Mapped[str] = mapped_column(String(16))
     protected: Mapped[bool]  # fixed-rate plans (format 1): an onboarding/tightened order
     confirmation: Mapped[bool] = mapped_column(default=False)  # planned in the confirmation tier
