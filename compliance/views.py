@@ -1,4 +1,5 @@
-"""Compliance pages: the suspension review queue, appeals, reinstatement and revocation."""
+"""Compliance pages: the suspension review queue, appeals, reinstatement and revocation,
+reports and exports, seller notices, and the pool of buyer identities."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ from compliance import exports, jobs, notices, reports, services
 from compliance.cases import CASE_KINDS
 from compliance.csvexport import csv_filename, stream_csv
 from compliance.forms import (
+    NO_SELLER,
+    BuyerIdentityEditForm,
+    BuyerIdentityForm,
+    BuyerRetireForm,
     CaseDecisionForm,
     CaseForm,
     NoticeSendAgainForm,
@@ -41,6 +46,8 @@ from core.edges import flash_form_errors, run_service
 from core.errors import ServiceError
 from core.pagination import paginate
 from core.roles import Role, roles_required, writes
+from qc.models import BuyerIdentity
+from qc.services import buyers as buyer_service
 from qc.services import label_decisions, orders
 from vetting.models import Seller
 
@@ -309,3 +316,77 @@ def notice_send_again(notice_id: int) -> Response:
     back = "compliance.notice_detail" if request.form.get("next") == "detail" else None
     return redirect(url_for(back, notice_id=notice_id) if back
                     else url_for("compliance.notices_outbox"))
+
+
+# ---------------------------------------------------------------- buyer identities
+
+
+@bp.route("/buyers")
+@roles_required(Role.COMPLIANCE)
+def buyers() -> str:
+    page = paginate(buyer_service.identities_query())
+    return render_template("compliance/buyers.html", page=page,
+                           usage=buyer_service.usage(b.id for b in page.items),
+                           active=buyer_service.count_active())
+
+
+def _identity_input(form: BuyerIdentityForm) -> buyer_service.IdentityInput:
+    return buyer_service.IdentityInput(form.name.data or "", form.address.data or "",
+                                       form.payment_reference.data or "")
+
+
+@bp.route("/buyers/new", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE)
+def buyer_new() -> Page:
+    form = BuyerIdentityForm()
+    if form.validate_on_submit():
+        done = run_service(
+            lambda: buyer_service.create_identity(_identity_input(form), current_user),
+            form=form, success=lambda b: f"{b.name} is in the pool of buyer identities.",
+            redirect_to=url_for("compliance.buyers"))
+        if done:
+            return done
+    page = render_template("compliance/buyer_form.html", form=form, identity=None)
+    return (page, 400) if form.is_submitted() else page
+
+
+@bp.route("/buyers/<int:buyer_id>", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE)
+def buyer_edit(buyer_id: int) -> Page:
+    identity = db.get_or_404(BuyerIdentity, buyer_id)
+    form = BuyerIdentityEditForm(obj=identity)
+    if form.is_submitted() and not identity.active:  # its page has no form: say why
+        run_service(lambda: buyer_service.ensure_active(identity))
+    elif form.validate_on_submit():
+        done = run_service(lambda: buyer_service.update_identity(
+            identity, _identity_input(form), form.version.data, current_user), form=form,
+            success=lambda b: f"{b.name} saved.", redirect_to=url_for("compliance.buyers"))
+        if done:
+            return done
+    page = render_template("compliance/buyer_form.html", form=form, identity=identity,
+                           usage=buyer_service.usage([identity.id])[identity.id])
+    return (page, 400) if form.is_submitted() else page
+
+
+@bp.route("/buyers/<int:buyer_id>/retire", methods=["GET", "POST"])
+@roles_required(Role.COMPLIANCE)
+def buyer_retire(buyer_id: int) -> Page:
+    identity = db.get_or_404(BuyerIdentity, buyer_id)
+    form = BuyerRetireForm(version=identity.version)
+    form.flagged_by.choices = [(NO_SELLER, "No seller / not known")] + [
+        (str(s.id), f"{s.display_name} (#{s.id})")
+        for s in buyer_service.sellers_served(identity)]
+    if form.is_submitted() and not identity.active:
+        run_service(lambda: buyer_service.ensure_active(identity))
+    elif form.validate_on_submit():
+        done = run_service(lambda: buyer_service.retire_identity(
+            identity, form.reason.data or "", form.flagging_seller_id(), form.version.data,
+            current_user), form=form,
+            success=lambda b: f"{b.name} is retired and leaves the pool for good.",
+            redirect_to=url_for("compliance.buyers"))
+        if done:
+            return done
+    page = render_template("compliance/buyer_retire.html", form=form, identity=identity,
+                           usage=buyer_service.usage([identity.id])[identity.id],
+                           active=buyer_service.count_active())
+    return (page, 400) if form.is_submitted() else page

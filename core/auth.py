@@ -92,6 +92,7 @@ NAVIGATION = (
     ("Suspension reviews", "compliance.reviews"),
     ("Reports", "compliance.reports_page"),
     ("Seller notices", "compliance.notices_outbox"),
+    ("Buyer identities", "compliance.buyers"),
     ("Audit trail", "core.audit_log"),
     ("Staff accounts", "core.users"),
     ("Webhooks", "webhooks.endpoints"),

@@ -43,8 +43,8 @@ def demo_seed_command(if_empty: bool) -> None:
                    else f"  {email:32} (already present; password unchanged)")
     new = sum(1 for _, created in sellers if created)
     click.echo(f"Sellers: {new} created, {len(sellers) - new} already present.")
-    click.echo(f"Listings: {qc['listings']} created; test orders planned now: {qc['planned']} "
-               f"({qc['orders']} in all).")
+    click.echo(f"Listings: {qc['listings']} created; buyer identities: {qc['buyers']} created; "
+               f"test orders planned now: {qc['planned']} ({qc['orders']} in all).")
     click.echo(f"Marketplace signals: {qc['signals']} seller-months created.")
 
 

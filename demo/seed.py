@@ -1,6 +1,7 @@
 """Demo data for trying Labelkeeper out (`flask --app app demo seed`): one account per role,
-three sellers, their listings and labels, a planned period with a few orders in progress, and
-some months of marketplace signals. Running it again adds nothing."""
+three sellers, their listings and labels, a pool of 40 buyer identities, a planned period with
+a few orders in progress, and some months of marketplace signals. Running it again adds
+nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from core.clock import utcnow
 from core.db import db
 from core.roles import Role
 from core.services import create_user, get_user_by_email
+from demo.buyers import ensure_demo_buyers
 from qc.models import Listing, MarketplaceSignal, TestOrder
 from qc.orders import PackageCondition
 from qc.services import inspections, marketplace_signals, planning
@@ -80,7 +82,8 @@ def ensure_demo_sellers() -> list[tuple[Seller, bool]]:
 
 
 def ensure_demo_qc() -> dict[str, int]:
-    """Create demo listings, label two demo sellers, plan this month, and work a few orders."""
+    """Create demo listings, label two demo sellers, fill the pool of buyer identities, plan
+    this month, and work a few orders."""
     created = 0
     sellers = {s.registration_number: s for s in db.session.execute(select(Seller)).scalars()}
     for registration, rows in DEMO_LISTINGS.items():
@@ -99,6 +102,7 @@ def ensure_demo_qc() -> dict[str, int]:
                                        price_cents=price, monthly_units=units))
                 created += 1
     db.session.flush()
+    buyers = ensure_demo_buyers()
     now = utcnow()
     key = f"{now.year:04d}-{now.month:02d}"
     planned = 0
@@ -106,7 +110,7 @@ def ensure_demo_qc() -> dict[str, int]:
         planned = planning.plan_period(key).orders_planned
         _work_a_few_orders()
     orders = db.session.execute(select(func.count()).select_from(TestOrder)).scalar_one()
-    return {"listings": created, "planned": planned, "orders": orders,
+    return {"listings": created, "buyers": buyers, "planned": planned, "orders": orders,
             "signals": ensure_demo_signals()}
 
 

@@ -94,11 +94,47 @@ class PlanningRun(db.Model):  # type: ignore[name-defined,misc]
     notes_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
+class BuyerIdentity(db.Model):  # type: ignore[name-defined,misc]
+    """A buyer identity that places mystery test orders: the name, address and means of
+    payment a seller sees. Retiring one (for good: a seller may have spotted it) takes it out
+    of the pool; its orders keep it."""
+
+    __tablename__ = "buyer_identities"
+    __table_args__ = (
+        UniqueConstraint("name_key", name="uq_buyer_identities_name_key"),
+        CheckConstraint("(active AND retired_at IS NULL) OR (NOT active AND retired_at IS NOT "
+                        "NULL)", name="retired_when_inactive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))  # TestOrder.buyer_account copies it
+    name_key: Mapped[str] = mapped_column(String(360))  # casefolded, spaces collapsed
+    address: Mapped[str] = mapped_column(Text, default="")  # one line per address line
+    payment_reference: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    retired_reason: Mapped[str] = mapped_column(Text, default="")
+    flagged_by_seller_id: Mapped[int | None] = mapped_column(ForeignKey("sellers.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    retired_by: Mapped[User | None] = relationship(foreign_keys=[retired_by_id])
+    flagged_by_seller: Mapped[Seller | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
 class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     """A mystery test order, from plan to closure."""
 
     __tablename__ = "test_orders"
-    __table_args__ = (Index("ix_test_orders_status_planned", "status", "planned_at"),)
+    __table_args__ = (Index("ix_test_orders_status_planned", "status", "planned_at"),
+                      Index("ix_test_orders_buyer_identity_planned", "buyer_identity_id",
+                            "planned_at"))
     __test__ = False  # not a pytest test class
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +142,9 @@ class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"))
     planned_at: Mapped[datetime]
+    # The identity that places the order, and its name as it was when the order was planned
+    # (older orders have only the name).
+    buyer_identity_id: Mapped[int | None] = mapped_column(ForeignKey("buyer_identities.id"))
     buyer_account: Mapped[str] = mapped_column(String(120))
     sampling_state: Mapped[str] = mapped_column(String(16))
     protected: Mapped[bool]  # fixed-rate plans (format 1): an onboarding/tightened order
@@ -130,6 +169,7 @@ class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     seller: Mapped[Seller] = relationship()
     listing: Mapped[Listing] = relationship(lazy="joined")
     run: Mapped[PlanningRun] = relationship()
+    buyer_identity: Mapped[BuyerIdentity | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 

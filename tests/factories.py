@@ -7,7 +7,8 @@ from werkzeug.security import generate_password_hash
 
 from core.db import db
 from core.models import User, UserRole
-from qc.models import Listing
+from qc.models import BuyerIdentity, Listing
+from qc.services.buyers import name_key
 from vetting.models import Seller
 from vetting.validation import normalise_registration
 
@@ -63,3 +64,16 @@ class ListingFactory(_Base):
     promised_grade = "excellent"
     price_cents = 45_000
     monthly_units = 100
+
+
+class BuyerIdentityFactory(_Base):
+    """An active buyer identity of the pool test orders are placed under."""
+
+    class Meta:
+        model = BuyerIdentity
+
+    name = factory.Sequence(lambda n: f"Test Buyer {n}")
+    name_key = factory.LazyAttribute(lambda o: name_key(o.name))
+    address = factory.Sequence(lambda n: f"Teststraße {n + 1}\n10115 Berlin\nGermany")
+    payment_reference = factory.Sequence(lambda n: f"card ****{n % 10000:04d}")
+    active = True

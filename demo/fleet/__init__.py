@@ -24,9 +24,11 @@ passwords and session tokens aside), so pass ``--until`` to reproduce a database
 The model, one event queue in time order:
 
 * staff (a vetting clerk and approver, a compliance officer, six inspectors) are created with
-  ``core.services.create_user`` and the plan's budget is raised to 1,000 euros per seller and
+  ``core.services.create_user``, the plan's budget is raised to 1,000 euros per seller and
   month with ``qc.services.plan_settings.update_settings`` (rates and CUSUM parameters stay
-  as configured), both with the app clock set 200 days before the first month;
+  as configured) and the demo pool of 40 buyer identities (``demo.buyers``) is added with
+  ``qc.services.buyers.create_identity``, all with the app clock set 200 days before the
+  first month (the orders still carry the settings' buyer accounts);
 * 78% of the sellers get their label in the 60 days before the first month, 20% join later and
   2% have registered but hold no label yet. Each seller has a true defect rate p drawn from the
   issue's mixture (``qc.simulate.draw_defect_rate``) and 1-4 listings (smartphone, tablet,

@@ -1,6 +1,7 @@
-"""Writing the fleet: staff accounts and plan settings through the services, then the
-simulated history's rows in bulk ``INSERT`` statements and its audit entries chained in
-Python from the current head under the audit lock. Flushes; the caller commits."""
+"""Writing the fleet: staff accounts, plan settings and the demo pool of buyer identities
+through the services, then the simulated history's rows in bulk ``INSERT`` statements and its
+audit entries chained in Python from the current head under the audit lock. Flushes; the
+caller commits."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from core.db import db, lock
 from core.errors import ServiceError
 from core.models import AuditEntry, User
 from core.services import create_user, get_user_by_email
+from demo.buyers import ensure_demo_buyers
 from demo.fleet.data import BUDGET_PER_SELLER_CENTS, CATEGORY_SHARE, STAFF, STAFF_DOMAIN
 from demo.fleet.history import History
 from demo.fleet.ledger import AuditRow
@@ -32,6 +34,7 @@ from demo.fleet.model import FleetConfig, Staff, midnight, plan_seed
 from demo.fleet.sellers import make_sellers
 from qc.catalog import Severity
 from qc.models import (
+    BuyerIdentity,
     Inspection,
     InspectionResult,
     Listing,
@@ -275,12 +278,13 @@ def build_fleet(config: FleetConfig,
     seeds = _check_sealed_seeds(config)
     staff, accounts = _ensure_staff(config.setup_at)
     with _clock_at(config.setup_at):
+        officer = db.session.execute(select(User).where(
+            User.id == staff.ids[staff.compliance])).scalar_one()
         previous = plan_settings.current_settings()
         settings = plan_settings.update_settings(
             plan_settings.settings_rates(previous),
-            BUDGET_PER_SELLER_CENTS * config.sellers, previous.accounts,
-            db.session.execute(select(User).where(
-                User.id == staff.ids[staff.compliance])).scalar_one())
+            BUDGET_PER_SELLER_CENTS * config.sellers, previous.accounts, officer)
+        ensure_demo_buyers(officer)
     rates = plan_settings.settings_rates(settings)
     plan = current_plan()
     checkpoints = {category: [(c.code, Severity(c.severity))
@@ -288,7 +292,7 @@ def build_fleet(config: FleetConfig,
                    for category in CATEGORY_SHARE}
     if any(not cps for cps in checkpoints.values()):
         raise ServiceError("The checkpoint catalog is empty; run `flask --app app db upgrade`.")
-    lap("staff accounts and plan settings")
+    lap("staff accounts, plan settings and buyer identities")
     fleet = History(config, staff, plan, rates, settings.budget_cents,
                     tuple(settings.accounts), checkpoints, _next_ids())
     make_sellers(fleet)
@@ -318,7 +322,8 @@ def build_fleet(config: FleetConfig,
     for key, seed in seeds:
         planning._seal_seed(key, seed)
     counts = {name: _count(model) for name, model in (
-        ("users", User), ("sellers", Seller), ("listings", Listing),
+        ("users", User), ("buyer_identities", BuyerIdentity), ("sellers", Seller),
+        ("listings", Listing),
         ("planning_runs", PlanningRun), ("test_orders", TestOrder),
         ("inspections", Inspection), ("inspection_results", InspectionResult),
         ("label_events", LabelEvent), ("suspension_reviews", SuspensionReview),

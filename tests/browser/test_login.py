@@ -14,7 +14,7 @@ NAV = {
     "inspector": ["Home", "Test orders", "Listings"],
     "compliance": ["Home", "Sellers", "Applications", "Test orders", "Listings",
                    "Sampling plan", "Suspension reviews", "Reports", "Seller notices",
-                   "Audit trail"],
+                   "Buyer identities", "Audit trail"],
     "admin": ["Home", "Reports", "Audit trail", "Staff accounts", "Webhooks", "API tokens"],
 }
 

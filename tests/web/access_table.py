@@ -115,6 +115,10 @@ ACCESS_TABLE: dict[str, Declaration] = {
     "compliance.notice_detail": Roles(COMPLIANCE),
     "compliance.notice_pdf": Roles(COMPLIANCE),
     "compliance.notice_send_again": Roles(COMPLIANCE),
+    "compliance.buyers": Roles(COMPLIANCE),
+    "compliance.buyer_new": Roles(COMPLIANCE),
+    "compliance.buyer_edit": Roles(COMPLIANCE),
+    "compliance.buyer_retire": Roles(COMPLIANCE),
     "qc.signal_import": Roles(COMPLIANCE, ADMIN),
     # administration of the integrations
     "core.api_tokens": Roles(ADMIN),

@@ -1,5 +1,6 @@
 """Hostile input on the quality-control and compliance forms: the sampling plan, test orders,
-inspections, reviews, appeals, reinstatement, revocation and report requests."""
+inspections, reviews, appeals, reinstatement, revocation, report requests and buyer
+identities."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from compliance import reports
 from compliance.models import Report, SellerCase, SuspensionReview
 from core.db import db
 from qc.forms import checkpoint_field
-from qc.models import Listing, PlanningRun, TestOrder
+from qc.models import BuyerIdentity, Listing, PlanningRun, TestOrder
 from qc.services import inspections, plan_settings
-from tests.factories import ListingFactory, SellerFactory
+from tests.factories import BuyerIdentityFactory, ListingFactory, SellerFactory
 from tests.web.hostile import (
     Current,
     Poster,
@@ -261,6 +262,55 @@ def test_compliance_forms(app: Flask, client: FlaskClient,
                                   encode({"reason": text}))
             if outcome.accepted:
                 assert fresh(Seller, seller.id).label_status in ("probation", "revoked")
+
+    run()
+
+
+def test_buyer_identity_forms(app: Flask, client: FlaskClient,
+                              login: Callable[..., object]) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    login("compliance")
+    seller = SellerFactory()
+    db.session.commit()
+    poster = Poster(client)
+    lines = st.lists(words, min_size=2, max_size=4).map("\n".join)
+    payments = st.sampled_from(["card ****1234", "Visa ****0042", "PayPal ref 77-31"])
+
+    @web_settings
+    @given(which=st.sampled_from(["new", "edit", "retire"]),
+           name=hostile(words, (120,)), address=hostile(lines, (120, 1000)),
+           payment=hostile(payments, (64,)), reason=hostile(words, (5000,)),
+           flagged_by=hostile(st.sampled_from(["", "12345"])),
+           number=hostile(st.sampled_from(["", str(seller.id), "999999"]), numeric=True),
+           confirm=hostile(st.just("y")), version=hostile(st.just("current"), numeric=True))
+    def run(which: str, name: Any, address: Any, payment: Any, reason: Any, flagged_by: Any,
+            number: Any, confirm: Any, version: Any) -> None:
+        identity = BuyerIdentityFactory()
+        db.session.commit()
+        if first(version) == "current":
+            version = Current(lambda: fresh(BuyerIdentity, identity.id).version)
+        if which == "retire":
+            outcome = poster.post(f"/compliance/buyers/{identity.id}/retire", encode({
+                "reason": reason, "flagged_by": flagged_by, "flagged_by_number": number,
+                "irreversible": confirm, "version": version}))
+            if outcome.accepted:
+                stored = fresh(BuyerIdentity, identity.id)
+                assert not stored.active
+                assert stored.retired_reason == first(reason).strip()
+            return
+        data = {"name": name, "address": address, "payment_reference": payment}
+        path = "/compliance/buyers/new"
+        if which == "edit":
+            data["version"] = version
+            path = f"/compliance/buyers/{identity.id}"
+        outcome = poster.post(path, encode(data))
+        if outcome.accepted:
+            stored = db.session.execute(db.select(BuyerIdentity).order_by(
+                BuyerIdentity.id.desc())).scalars().first()
+            assert stored.name == first(name).strip()
+            sent = first(address).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            assert stored.address == "\n".join(ln.strip() for ln in sent if ln.strip())
+            assert stored.payment_reference == first(payment).strip()
 
     run()
 

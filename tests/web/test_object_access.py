@@ -1,8 +1,8 @@
 """Guessing ids: every URL that names an object (seller, application, checklist item,
-evidence file, test order, photo, review, case, report, account, planning period, export) is
-walked with real ids for every role and with ids that do not exist. A role the table does not
-allow gets 403 and never the content; for a role that may use the page, a missing object is a
-404 that shows nothing of any other object."""
+evidence file, test order, photo, review, case, report, account, planning period, export,
+buyer identity) is walked with real ids for every role and with ids that do not exist. A role
+the table does not allow gets 403 and never the content; for a role that may use the page, a
+missing object is a 404 that shows nothing of any other object."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from core import services as core_services
 from core.db import db
 from core.models import AuditEntry
 from qc.models import Inspection, InspectionPhoto
+from qc.services import buyers as buyer_services
 from tests.conftest import csrf_token, sign_in
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.access_table import ACCESS_TABLE, ROLES, Public, Roles, Token
@@ -45,6 +46,7 @@ REPORT_BYTES = b"%PDF-1.4\n% report-marker-a9d3\n%%EOF\n"
 DOCUMENT_ID = "5EC2E7D0C0FFEE42"
 NOTICE_SUBJECT = "Notice marker 41c7: your Back Label is suspended"
 HOOK_URL = "https://hooks-marker-93ab.example.test/labelkeeper"
+BUYER_NAME = "Numbat Marker Buyer"
 MISSING = 2_000_000
 
 
@@ -58,7 +60,7 @@ class World:
     @property
     def markers(self) -> list[str]:
         return [SELLER_NAME, CASE_TEXT, PERSON, DOCUMENT_ID, self.order_ref, NOTICE_SUBJECT,
-                HOOK_URL,
+                HOOK_URL, BUYER_NAME,
                 EVIDENCE_BYTES.decode(), REPORT_BYTES.decode(), "photo-marker-77c0"]
 
 
@@ -114,6 +116,8 @@ def world(app: Flask) -> World:
                     document_html="<p>x</p>", message_id="<n-marker-41c7@example.test>")
     db.session.add(notice)
     api_token = core_services.create_api_token("guessable", ["read"], None).token
+    buyer = buyer_services.create_identity(buyer_services.IdentityInput(
+        BUYER_NAME, "Marker Street 1\n10115 Berlin", "card ****4711"), None)
     webhook_services.create_endpoint(HOOK_URL, "marker endpoint", None)
     hook_event = webhook_services.enqueue_event(seller.id, "label.changed",
                                                 {"label_event_id": event.id})
@@ -129,7 +133,7 @@ def world(app: Flask) -> World:
            "review_id": review.id, "case_id": case.id, "user_id": person.id,
            "document_id": DOCUMENT_ID, "period": "2000-01", "kind": "sellers",
            "action": "submit", "notice_id": notice.id, "token_id": api_token.id,
-           "endpoint_id": endpoint_id, "delivery_id": delivery_id}
+           "endpoint_id": endpoint_id, "delivery_id": delivery_id, "buyer_id": buyer.id}
     return World({k: str(v) for k, v in ids.items()}, order.marketplace_ref or "")
 
 
@@ -145,6 +149,7 @@ SHOWS = {
     "qc.order_inspect": None, "qc.order_amend": None, "qc.plan_run": SELLER_NAME,
     "compliance.notice_detail": NOTICE_SUBJECT, "compliance.notice_pdf": None,
     "webhooks.endpoint_detail": HOOK_URL,
+    "compliance.buyer_edit": BUYER_NAME, "compliance.buyer_retire": BUYER_NAME,
 }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from compliance.models import SuspensionReview
 from core.db import db
 from qc.models import Inspection, MarketplaceSignal, SellerStatistics
-from tests.factories import ListingFactory, SellerFactory, UserFactory
+from tests.factories import BuyerIdentityFactory, ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, received_orders
 from vetting.models import Application, LabelEvent
 from vetting.services.applications import create_application
@@ -52,7 +52,12 @@ def build(app: Flask, sellers: int, orders_each: int) -> int:
                            for m in range(1, 1 + min(orders_each, 6)))
         first = first or seller
         orders = received_orders(seller, orders_each)
+        # Each seller brings an identity, retired every third time (flagged by the seller).
+        retired = {"active": False, "retired_at": NOW, "retired_reason": "Spotted.",
+                   "retired_by": staff, "flagged_by_seller": seller} if i % 3 == 0 else {}
+        identity = BuyerIdentityFactory(**retired)
         for n, order in enumerate(orders):
+            order.buyer_identity_id = identity.id
             if n % 2:
                 order.status = "inspected"
                 order.inspected_at = NOW
@@ -78,6 +83,7 @@ PAGES = {
     "home dashboards": "/",
     "listings": "/qc/listings",
     "reports": "/compliance/reports",
+    "buyer identities": "/compliance/buyers",
 }
 
 
