@@ -33,10 +33,10 @@ finding awaiting confirmation, form the *confirmation tier* and come first. All 
 integers in ten-thousandths of an order (``SCALE``) so every language derives the same plan.
 Every seller gets the floor (default 0.01 orders a month); the rest of the budget goes in
 decreasing (tier, value), ties broken by a seeded draw, in blocks of
-``max(1, min(block_max, round(block_max * min(1, P(bad) / 0.5)^2)))`` orders (block_max 8: one
-order screens a low-risk seller; the confirmation tier gets ``block_max``), pass after pass in the same
-order, until the budget is spent (the last block may be a fraction) or every seller has
-``block_max`` orders beyond the floor. Counts then come by systematic sampling over a
+``max(1, min(block_max, round(block_max * min(1, P(bad) / 0.5)^2)))`` orders (block_max 8:
+one order screens a low-risk seller; the confirmation tier gets ``block_max``), pass after
+pass in the same order, until the budget is spent (the last block may be a fraction) or every
+seller has ``block_max`` orders beyond the floor. Counts then come by systematic sampling over a
 seeded random order of the sellers, so each seller gets the floor or the ceiling of its
 expected orders and the month's total is exactly the budget whenever the sellers can take it
 (``systematic_counts``).

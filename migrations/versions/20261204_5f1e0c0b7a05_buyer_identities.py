@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5f1e0c0b7a05'
-down_revision = '5f1e0c0b7a02'
+down_revision = '5f1e0c0b7a03'
 branch_labels = None
 depends_on = None
 

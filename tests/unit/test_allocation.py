@@ -29,8 +29,7 @@ from qc.allocation import (
     updated,
 )
 from qc.sampling import below
-from qc.stats import Increments, compute_increments, expected_run_length
-from qc.stats import PlanParams
+from qc.stats import Increments, PlanParams, compute_increments, expected_run_length
 
 SEED = hashlib.sha256(b"allocation").digest()
 DRAW = partial(below, SEED)
@@ -104,7 +103,8 @@ def test_auc_of_perfect_reversed_and_tied_separation() -> None:
     tied = [(i % 2 == 0, 0.5) for i in range(40)]
     estimate = measure_auc(tied)
     assert estimate.auc == 0.5
-    assert estimate.low is not None and estimate.high is not None
+    assert estimate.low is not None
+    assert estimate.high is not None
     assert estimate.low < 0.5 < estimate.high
 
 
@@ -177,7 +177,8 @@ def test_every_seller_keeps_the_floor_and_the_rest_goes_by_tier_then_value() -> 
     keys = [(not row.confirmation, -row.value) for row in result.sellers]
     assert keys == sorted(keys)
     confirmation = [row for row in result.sellers if row.confirmation]
-    assert confirmation and all(row.expected == 100 + 8 * SCALE for row in confirmation[:5])
+    assert confirmation
+    assert all(row.expected == 100 + 8 * SCALE for row in confirmation[:5])
     by_id = {s.seller_id: s for s in sellers}
     assert all(by_id[row.seller_id].p_bad >= 0.5 or by_id[row.seller_id].awaiting_confirmation
                for row in confirmation)
@@ -220,7 +221,8 @@ def test_a_budget_below_the_floor_cost_shares_it_equally_and_says_so() -> None:
     assert sum(row.expected for row in result.sellers) == 2 * SCALE  # the rest in a block
     assert sum(row.count for row in result.sellers) == 2
     nothing = allocate("2027-01", sellers, 0, DRAW)
-    assert nothing.floor_short and sum(row.count for row in nothing.sellers) == 0
+    assert nothing.floor_short
+    assert sum(row.count for row in nothing.sellers) == 0
 
 
 def test_systematic_sampling_gives_each_seller_its_expectation() -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from qc.buyers import EMPTY_POOL, BuyerAssignment, BuyerInput, BuyerNeed, assign_buyers
-from qc.sampling import _below
+from qc.sampling import below
 
 P = "2026-07"
 SEEDS = [hashlib.sha256(f"buyer-seed-{i}".encode()).digest() for i in range(300)]
@@ -23,7 +23,7 @@ Draw = Callable[[str, int], int]
 
 def draw_for(seed: bytes) -> Draw:
     """The planner's draw bound to a seed."""
-    return lambda label, n: _below(seed, label, n)
+    return lambda label, n: below(seed, label, n)
 
 
 def pool(*ids: int) -> list[BuyerInput]:

@@ -71,7 +71,8 @@ def test_a_budget_bound_month_uses_exactly_the_budget_and_is_deterministic() -> 
     assert plan.orders == tuple(sorted(plan.orders,
                                        key=lambda o: (o.planned_at, o.seller_id, o.listing_id)))
     for o in plan.orders:  # business days, 9:00 to 17:59, within the month
-        assert o.planned_at.weekday() < 5 and 9 <= o.planned_at.hour <= 17
+        assert o.planned_at.weekday() < 5
+        assert 9 <= o.planned_at.hour <= 17
         assert (o.planned_at.year, o.planned_at.month) == (2027, 1)
 
 
@@ -101,7 +102,8 @@ def test_the_money_budget_cuts_the_least_valuable_orders_first() -> None:
     money = 9 * 32_000
     cut = compute_plan(inputs(sellers, budget=30, money=money), SEEDS[4])
     assert cut.total_cost_cents <= money
-    assert cut.dropped and all(d.reason.startswith("over the money budget") for d in cut.dropped)
+    assert cut.dropped
+    assert all(d.reason.startswith("over the money budget") for d in cut.dropped)
     assert all(d.seller_id != 1 for d in cut.dropped)  # the confirmation tier is cut last
     assert len(cut.orders) + len(cut.dropped) == len(full.orders)
 
@@ -142,7 +144,8 @@ def test_a_changed_stored_order_is_reported() -> None:
     stored = list(plan.orders)
     stored[3] = dataclasses.replace(stored[3], buyer_id=stored[3].buyer_id % 40 + 1)
     diffs = compute_plan_differences(plan.orders, stored)
-    assert len(diffs) == 1 and "buyer_id expected" in diffs[0]
+    assert len(diffs) == 1
+    assert "buyer_id expected" in diffs[0]
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
@@ -167,7 +170,8 @@ def test_shortfall_is_reported_against_the_reference_rates() -> None:
     plan = compute_plan(data, SEEDS[10])
     rows = compute_shortfall(data, plan, DEFAULT_RATES)
     by_state = {row["state"]: row for row in rows}
-    assert by_state["onboarding"]["wanted"] == 80 and by_state["tightened"]["wanted"] == 40
+    assert by_state["onboarding"]["wanted"] == 80
+    assert by_state["tightened"]["wanted"] == 40
     assert by_state["onboarding"]["got"] + by_state["tightened"]["got"] == 30
     text = describe_shortfall(rows)
     assert any(line.startswith("tightened sellers (10) wanted 40 orders, got ") for line in text)

@@ -1,4 +1,4 @@
-"""Fleet simulation (qc/simulate.py): determinism, extremes, report, and use of the real code."""
+"""Fleet simulation at the real budget (qc/simulate.py): the world, the rules, the table."""
 
 from __future__ import annotations
 
@@ -7,141 +7,92 @@ from typing import Any
 
 import pytest
 
-from qc import decisions, sampling
+from qc import decisions, sampling, sampling_v1, simulate
 from qc.simulate import (
-    RATE_MIXTURE,
-    SimulationConfig,
-    draw_defect_rate,
-    format_report,
-    run_simulation,
+    RULES,
+    WorldConfig,
+    format_comparison,
+    run_comparison,
+    simulate_run,
 )
-from vetting.labels import SamplingState
 
-ONBOARDING_PER_YEAR = 12 * sampling.DEFAULT_RATES[SamplingState.ONBOARDING]
-
-
-def test_same_seed_gives_the_same_result() -> None:
-    config = SimulationConfig(sellers=60, months=14, seed=7, report_months=(6, 14))
-    first, second = run_simulation(config), run_simulation(config)
-    assert first == second
-    assert format_report(first) == format_report(second)
+SMALL = WorldConfig(sellers=150, arrivals=5, months=8, budget=20, seed=3)
 
 
-def test_another_seed_gives_another_fleet() -> None:
-    one = run_simulation(SimulationConfig(sellers=60, months=6, seed=1))
-    two = run_simulation(SimulationConfig(sellers=60, months=6, seed=2))
-    assert one.runs[0].rates != two.runs[0].rates
+def test_same_seed_gives_the_same_result_and_another_seed_another() -> None:
+    first = run_comparison(SMALL)
+    assert run_comparison(SMALL) == first
+    other = run_comparison(WorldConfig(**{**SMALL.__dict__, "seed": 4}))
+    assert other.runs["new"][0].orders_by_month != first.runs["new"][0].orders_by_month
 
 
-def test_runs_use_consecutive_seeds() -> None:
-    result = run_simulation(SimulationConfig(sellers=20, months=3, seed=5, runs=3))
-    assert [run.seed for run in result.runs] == [5, 6, 7]
-    alone = run_simulation(SimulationConfig(sellers=20, months=3, seed=6))
-    assert result.runs[1] == alone.runs[0]
+def test_runs_use_consecutive_seeds_and_the_same_world_for_every_rule() -> None:
+    result = run_comparison(WorldConfig(**{**SMALL.__dict__, "runs": 2}))
+    assert set(result.runs) == set(RULES)
+    for rules in RULES:
+        assert [r.seed for r in result.runs[rules]] == [3, 4]
+    world = simulate._world(SMALL, 3)
+    assert simulate_run(SMALL, 3, "new", world) == result.runs["new"][0]
 
 
-def test_always_defective_fleet_is_suspended_within_a_few_months() -> None:
-    result = run_simulation(SimulationConfig(sellers=25, months=6, seed=3, fixed_rate=1.0))
-    run = result.runs[0]
-    months = run.suspended_month
-    assert all(m is not None and m <= 3 for m in months)
-    # Two onboarding orders, then tightened: four defects in a row reach h in month 2.
-    assert set(months) == {2}
-    snap = run.snapshots[-1]
-    assert snap.bad_active == snap.worse_active == 0
-    assert snap.median_months_to_suspend == 2.0
-    assert run.orders_by_month[2:] == (0,) * 4  # nobody is planned once suspended
+def test_the_new_rules_and_the_capped_old_rules_never_exceed_the_budget() -> None:
+    config = WorldConfig(sellers=400, arrivals=10, months=12, budget=30, seed=5)
+    result = run_comparison(config)
+    assert max(max(r.orders_by_month) for r in result.runs["new"]) <= 30
+    assert max(max(r.orders_by_month) for r in result.runs["old-capped"]) <= 30
+    # As built, the old rules never cut onboarding or tightened orders: they overspend.
+    assert max(max(r.orders_by_month) for r in result.runs["old"]) > 30
+    assert sum(result.runs["new"][0].orders_by_month) >= 30 * 12 * 0.9
 
 
-def test_defect_free_fleet_is_never_suspended_and_moves_to_reduced_sampling() -> None:
-    config = SimulationConfig(sellers=80, months=24, seed=11, report_months=(12, 24),
-                              fixed_rate=0.0)
-    run = run_simulation(config).runs[0]
-    assert all(m is None for m in run.suspended_month)
-    first_year, second_year = run.snapshots
-    assert first_year.good_suspended == second_year.good_suspended == 0
-    # Onboarding (2 a month) for 7 months, then reduced (1 in 2 months).
-    assert run.orders_by_month[0] == 2 * 80
-    assert first_year.orders_per_seller_year < ONBOARDING_PER_YEAR
-    assert second_year.orders_per_seller_last_year < ONBOARDING_PER_YEAR / 3
-    assert second_year.orders_per_seller_last_year == pytest.approx(6.0, abs=1.5)
+def test_a_perfect_inspector_reports_the_truth_and_a_second_confirms_it() -> None:
+    config = WorldConfig(critical_share=0.5, inspector_error=0.0)
+    rng = random.Random(1)
+    verdicts = [simulate._verdict(rng, 0.2, config, second=True) for _ in range(4000)]
+    critical = sum(v == "critical" for v, _ in verdicts)
+    defective = sum(v in ("critical", "major") for v, _ in verdicts)
+    assert all((v == "critical") == truly for v, truly in verdicts)
+    assert abs(defective / 4000 - 0.2) < 0.03
+    assert abs(critical / 4000 - 0.1) < 0.02
 
 
-def test_good_fleet_rarely_suspended_bad_fleet_mostly_suspended() -> None:
-    good = run_simulation(SimulationConfig(sellers=200, months=12, seed=2, fixed_rate=0.03))
-    bad = run_simulation(SimulationConfig(sellers=200, months=12, seed=2, fixed_rate=0.30))
-    assert good.runs[0].snapshots[-1].good_suspended <= 4
-    assert bad.runs[0].snapshots[-1].worse_active_pct is not None
-    assert bad.runs[0].snapshots[-1].worse_active_pct < 10.0
+def test_the_second_inspector_rejects_a_first_inspectors_false_critical() -> None:
+    config = WorldConfig(critical_share=1.0, inspector_error=0.5)
+    rng = random.Random(2)
+    pairs = [simulate._verdict(rng, 0.0, config, second=True) for _ in range(4000)]
+    first_only = [simulate._verdict(random.Random(2), 0.0, config, second=False)]
+    assert first_only[0][1] is False
+    # A clean unit is reported critical half the time; the second inspector confirms that
+    # false finding only when it errs too (a quarter of all units).
+    false_critical = sum(v == "critical" for v, _ in pairs)
+    assert abs(false_critical / 4000 - 0.25) < 0.03
+    assert not any(truly for _, truly in pairs)
 
 
-def test_critical_verdicts_suspend_at_once_and_are_reported_by_cause() -> None:
-    config = SimulationConfig(sellers=100, months=12, seed=4, fixed_rate=0.05,
-                              critical_share=1.0)
-    result = run_simulation(config)
-    snap = result.runs[0].snapshots[-1]
-    assert snap.good_suspended > 0
-    assert snap.good_suspended_critical == snap.good_suspended
-    assert "by a critical verdict" in format_report(result)
+def test_the_report_has_every_measure_for_every_rule() -> None:
+    text = format_comparison(run_comparison(SMALL))
+    for needle in ("| measure | old rules | old-capped rules | new rules |",
+                   "good sellers wrongly suspended, 12 months",
+                   "good sellers suspended for a true critical defect",
+                   ">= 20% sellers still selling 12 months after they start or turn bad",
+                   "launch sellers at >= 20% still selling at 8 months",
+                   "median months to suspension", "defective units sold while bad",
+                   "relative to the old rules", "orders used a month, mean",
+                   "orders used a month, max over runs", "h in force",
+                   "seed 3"):
+        assert needle in text
 
 
-def test_critical_share_does_not_change_which_orders_are_defective() -> None:
-    # Per-seller verdict streams, one uniform per order whatever the share: a seller's history
-    # is the same until its first critical verdict, so criticals only ever suspend earlier.
-    base = run_simulation(SimulationConfig(sellers=50, months=12, seed=9))
-    crit = run_simulation(SimulationConfig(sellers=50, months=12, seed=9, critical_share=0.5))
-    assert base.runs[0].rates == crit.runs[0].rates
-    for before, after in zip(base.runs[0].suspended_month, crit.runs[0].suspended_month,
-                             strict=True):
-        if before is not None:
-            assert after is not None
-            assert after <= before
+def test_the_threshold_follows_the_budget() -> None:
+    tight = simulate_run(WorldConfig(sellers=1000, months=1, budget=100), 1, "new")
+    ample = simulate_run(WorldConfig(sellers=100, months=1, budget=100), 1, "new")
+    assert tight.h < ample.h == decisions.compute_decision_plan().main.h
 
 
-def test_defect_rate_mixture() -> None:
-    rng = random.Random(0)
-    rates = [draw_defect_rate(rng) for _ in range(20000)]
-    assert all(0.02 <= p <= 0.30 for p in rates)
-    for share, low, high in RATE_MIXTURE:
-        observed = sum(1 for p in rates if low <= p < high) / len(rates)
-        assert observed == pytest.approx(share, abs=0.015)
-
-
-def test_report_has_the_required_lines() -> None:
-    result = run_simulation(SimulationConfig(sellers=40, months=36, seed=1))
-    report = format_report(result)
-    for month in (12, 36):
-        assert f"After {month} months:" in report
-    for text in ("good sellers (p <= 5%) wrongly suspended:",
-                 "sellers with p >= 15% not yet suspended:",
-                 "sellers with p >= 20% not yet suspended:",
-                 "median months to suspend a bad seller (p >= 15%):",
-                 "inspected orders per seller per year:"):
-        assert report.count(text) == 2
-
-
-def test_report_of_several_runs_gives_means() -> None:
-    result = run_simulation(SimulationConfig(sellers=30, months=12, seed=1, runs=2))
-    report = format_report(result)
-    assert "seeds 1..2 (2 runs)" in report
-    assert "After 12 months (means of 2 runs):" in report
-    assert "good sellers (p <= 5%) wrongly suspended:" in report
-
-
-def test_report_months_beyond_the_simulation_are_left_out_and_the_end_added() -> None:
-    config = SimulationConfig(sellers=10, months=18, seed=1)
-    assert config.snapshot_months == (12, 18)
-    report = format_report(run_simulation(config))
-    assert "After 12 months:" in report
-    assert "After 18 months:" in report
-    assert "After 36 months" not in report
-
-
-def test_uses_the_real_decision_and_sampling_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = {"decision": 0, "plan": 0, "state": 0}
-    real_decision = decisions.compute_decision
-    real_plan = sampling.compute_plan
-    real_state = decisions.compute_sampling_state
+def test_uses_the_real_planners_and_decision_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"decision": 0, "plan": 0, "old plan": 0}
+    real_decision, real_plan, real_old = (decisions.compute_decision, sampling.compute_plan,
+                                          sampling_v1.compute_plan)
 
     def decision(*args: Any, **kwargs: Any) -> decisions.Decision:
         calls["decision"] += 1
@@ -151,41 +102,35 @@ def test_uses_the_real_decision_and_sampling_code(monkeypatch: pytest.MonkeyPatc
         calls["plan"] += 1
         return real_plan(*args, **kwargs)
 
-    def state(*args: Any, **kwargs: Any) -> SamplingState | None:
-        calls["state"] += 1
-        return real_state(*args, **kwargs)
+    def old_plan(*args: Any, **kwargs: Any) -> sampling_v1.Plan:
+        calls["old plan"] += 1
+        return real_old(*args, **kwargs)
 
     monkeypatch.setattr(decisions, "compute_decision", decision)
     monkeypatch.setattr(sampling, "compute_plan", plan)
-    monkeypatch.setattr(decisions, "compute_sampling_state", state)
-    result = run_simulation(SimulationConfig(sellers=30, months=5, seed=2, runs=2))
-    assert calls["plan"] == 5 * 2  # one plan per month for the whole fleet
-    inspected = sum(sum(run.orders_by_month) for run in result.runs)
-    # Every inspected order went through the real decision (which itself calls
-    # compute_sampling_state once), plus one call per run for the starting state.
-    assert inspected > 0
-    assert calls["decision"] == inspected
-    assert calls["state"] == inspected + 2
-
-
-def test_planner_failure_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: Any, **kwargs: Any) -> sampling.Plan:
-        raise RuntimeError("planner called")
-
-    monkeypatch.setattr(sampling, "compute_plan", broken)
-    with pytest.raises(RuntimeError, match="planner called"):
-        run_simulation(SimulationConfig(sellers=3, months=1, seed=1))
+    monkeypatch.setattr(sampling_v1, "compute_plan", old_plan)
+    result = run_comparison(SMALL)
+    assert calls["plan"] == 8
+    assert calls["old plan"] == 16  # as built and capped
+    inspected = sum(sum(r[0].orders_by_month) for r in result.runs.values())
+    assert calls["decision"] == inspected > 0
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"sellers": 0}, "seller"),
     ({"months": 0}, "month"),
     ({"runs": 0}, "run"),
-    ({"report_months": (0,)}, "Report months"),
-    ({"critical_share": 1.5}, "critical share"),
-    ({"fixed_rate": -0.1}, "fixed defect rate"),
+    ({"budget": -1}, "budget"),
+    ({"signal": "loud"}, "signal must be one of"),
+    ({"drift": 1.5}, "drift"),
+    ({"critical_share": -0.1}, "critical share"),
+    ({"inspector_error": 2.0}, "inspector error"),
 ])
 def test_config_is_checked(kwargs: dict[str, Any], message: str) -> None:
-    base: dict[str, Any] = {"sellers": 10, "months": 12, "seed": 1}
     with pytest.raises(ValueError, match=message):
-        SimulationConfig(**{**base, **kwargs})
+        WorldConfig(**kwargs)
+
+
+def test_unknown_rules_are_refused() -> None:
+    with pytest.raises(ValueError, match="rules must be one of"):
+        simulate_run(SMALL, 1, "newest")
