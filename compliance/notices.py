@@ -77,10 +77,13 @@ def _plan_terms(snapshot: dict[str, Any]) -> PlanTerms:
     """The plan of the decision's snapshot, else the plan in force; rates in force."""
     settings = plan_settings.current_settings()
     snap = snapshot.get("plan") or {}
+    from_snapshot = {"p0", "p1", "alpha", "beta"} <= snap.keys()
     params = (PlanParams(p0=snap["p0"], p1=snap["p1"], alpha=snap["alpha"], beta=snap["beta"])
-              if {"p0", "p1", "alpha", "beta"} <= snap.keys()
-              else plan_settings.plan_params(settings))
-    plan = compute_decision_plan(params)
+              if from_snapshot else plan_settings.plan_params(settings))
+    # The threshold the decision was taken with (the budget's choice, or an override).
+    h = (snapshot["h"] if from_snapshot and "h" in snapshot
+         else plan_settings.threshold_in_force(settings))
+    plan = compute_decision_plan(params, h=h)
     return PlanTerms(
         p0=params.p0, p1=params.p1, alpha=params.alpha, beta=params.beta,
         w_defect=plan.main.w_defect, w_clean=plan.main.w_clean, h=plan.main.h,

@@ -1,14 +1,22 @@
 """Fleet simulation at the real budget, through the app's planners and decision rules (pure).
 
-One *world* is drawn per run from its seed and then lived through twice when comparing: once
-with the old rules (``qc.sampling_v1``: fixed orders a month per sampling state, cut to the
-budget except onboarding and tightened orders; one inspector's critical verdict suspends; a
-seller with fewer than 6 inspected orders in its label year returns to onboarding) and once
-with the new rules (``qc.sampling``: risk-based allocation within the budget, h chosen from
-the budget by ``qc.allocation.choose_h``; a critical verdict suspends only once a second
-inspector confirms it; renewal never penalises the sampling the plan chose). Both see the
-same sellers, the same true defect rates month by month, the same returns and claims and the
-same verdict draws (common random numbers), so their difference is the rules'.
+One *world* is drawn per run from its seed and then lived through under each set of rules:
+
+- ``old``: the rules as built before risk-based allocation (``qc.sampling_v1``: fixed orders
+  a month per sampling state, cut to the budget except onboarding and tightened orders, which
+  are never cut, so it spends more than the budget; one inspector's critical verdict
+  suspends; a seller with fewer than 6 inspected orders in its label year returns to
+  onboarding; h = ln((1 - beta) / alpha));
+- ``old-capped``: the same, but never more orders than the budget (tightened orders kept
+  first, then onboarding, normal, reduced; higher S first) - the old rules at the same spend;
+- ``new``: ``qc.sampling`` (risk-based allocation within the budget, h chosen from the budget
+  by ``qc.allocation.choose_h`` for the launch fleet); a critical verdict suspends only once
+  a second inspector confirms it; renewal never penalises the sampling the plan chose.
+
+All see the same sellers, the same true defect rates month by month, the same returns and
+claims and the same verdict draws (common random numbers), so their differences are the
+rules'. Launch sellers are established (past onboarding, label anniversaries spread over
+the year); arrivals start in onboarding.
 
 The world (``WorldConfig``)
 ---------------------------
@@ -33,13 +41,17 @@ The world (``WorldConfig``)
 
 Measures (``RunResult``; the report gives means over runs with their standard errors)
 -------------------------------------------------------------------------------------
-- good sellers (never above 5%) wrongly suspended by months 12 and 36, in % of them;
+- good sellers (never above 5%) wrongly suspended by months 12 and 36, in % of them: by the
+  statistical rule, or by a false critical finding (both inspectors wrong, or the first alone
+  under the old rules);
 - sellers at >= 20% still selling 12 months after they start or turn bad (those with 12
   months of follow-up), and launch sellers at >= 20% still selling at the end;
 - median months from starting or turning bad (>= 20%) to suspension (never suspended counts
   as longer than any follow-up; "> months" when fewer than half are suspended);
+- good sellers suspended for a true (confirmed) critical defect, apart: the zero-tolerance
+  rule working as meant, not an error;
 - defective units sold by sellers while they are bad (>= 15%): units x p summed over the
-  months they sell; the new rules' total relative to the old ones';
+  months they sell; each total relative to the first rules' in the table;
 - orders used a month (mean and maximum) and the h in force.
 
 Pure module: no Flask, no SQLAlchemy; deterministic for a given configuration.
@@ -65,6 +77,7 @@ __all__ = [
     "Comparison",
     "RunResult",
     "WorldConfig",
+    "draw_defect_rate",
     "format_comparison",
     "run_comparison",
     "simulate_run",
@@ -154,7 +167,8 @@ class _World:
     claims: tuple[tuple[int, ...], ...]  # per seller, returns + claims per month
 
 
-def _draw_rate(rng: random.Random) -> float:
+def draw_defect_rate(rng: random.Random) -> float:
+    """A true defect rate from the fleet mixture (two draws from `rng`)."""
     u = rng.random()
     cumulative = 0.0
     for share, low, high in allocation.FLEET_MIXTURE:
@@ -184,7 +198,7 @@ def _world(config: WorldConfig, seed: int) -> _World:
     total = config.sellers + config.arrivals * config.months
     for i in range(total):
         start = 0 if i < config.sellers else 1 + (i - config.sellers) // config.arrivals
-        rate = _draw_rate(rng)
+        rate = draw_defect_rate(rng)
         turns = rng.random() < config.drift
         turn_month = rng.randrange(config.months)
         bad_rate = rng.uniform(BAD_MIN, 0.30)
