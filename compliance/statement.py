@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from qc.forecast import FIGURES_SCOPE
+
 DEFECT_VERDICTS = frozenset({"major", "critical"})
 MAX_ORDER_LINES = 50  # the most recent orders listed; older ones are counted, not listed
 
@@ -220,9 +222,9 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
         f"test results are about {math.exp(s):,.0f} times more likely to come from a seller "
         f"whose true defect rate is {_pct(p.p1)} than from one at the acceptable "
         f"{_pct(p.p0)}; the plan suspends once this ratio reaches (1-beta)/alpha = "
-        f"{ratio:,.0f}. A seller whose true defect rate is the acceptable {_pct(p.p0)} is "
-        f"suspended within 24 test orders with a probability of only "
-        f"{_pct(round(f.plan.wrongful_24, 4))}.")
+        f"{ratio:,.0f}. By this statistical rule, a seller whose true defect rate is the "
+        f"acceptable {_pct(p.p0)} is suspended within 24 test orders with a probability of "
+        f"{_pct(round(f.plan.wrongful_24, 4))}. {FIGURES_SCOPE}")
 
 
 def _rule(f: NoticeFacts) -> tuple[str, ...]:

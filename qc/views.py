@@ -25,6 +25,7 @@ from core.db import db
 from core.edges import flash_form_errors, run_csv_import, run_service
 from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc.forecast import FIGURES_SCOPE
 from qc.forms import (
     CloseOrderForm,
     ListingImportForm,
@@ -57,6 +58,12 @@ QUEUES = {"place": "To place", "receive": "To receive", "inspect": "To inspect",
 
 def _cents(amount: Decimal | None) -> int:
     return int((amount or Decimal(0)) * 100)
+
+
+@bp.app_template_global()
+def figures_scope_text() -> str:
+    """What published error rates cover, for the `figures_scope` macro of _macros.html."""
+    return FIGURES_SCOPE
 
 
 # ---------------------------------------------------------------- test orders

@@ -6,6 +6,7 @@ Services flush; the caller commits.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,9 +17,8 @@ from core.errors import ServiceError
 from core.models import User
 from qc import events
 from qc.decisions import DecisionPlan, compute_decision_plan
-from qc.models import (
-    SamplingSettings,
-)
+from qc.forecast import MonthlyRate, expected_suspensions
+from qc.models import SamplingSettings, SellerStatistics
 from qc.sampling import DEFAULT_RATES
 from qc.stats import (
     OC_NS,
@@ -26,13 +26,13 @@ from qc.stats import (
     PlanParams,
     compute_increments,
     describe_plan,
-    oc_probability,
     oc_table,
 )
-from vetting.labels import IN_FORCE, SamplingState
+from vetting.labels import IN_FORCE, LabelStatus, SamplingState
 from vetting.models import Seller
 
 DEFAULT_BUDGET_CENTS = 60_000_00
+FORECAST_MONTHS = 12  # the horizon of the expected wrongful suspensions
 MAX_BUYER_ACCOUNT_LENGTH = 120  # the length of TestOrder.buyer_account
 DEFAULT_BUYER_ACCOUNTS = ("mystery-buyer-01@labelkeeper.example",
                           "mystery-buyer-02@labelkeeper.example",
@@ -93,21 +93,49 @@ def _settings_payload(s: SamplingSettings) -> dict[str, Any]:
             "plan": {"p0": s.p0, "p1": s.p1, "alpha": s.alpha, "beta": s.beta}}
 
 
-def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float]) -> dict[str, Any]:
-    """What a plan would do: its increments, OC table and the fleet's expected wrongful
-    suspensions within 12 months if every labelled seller were at p0."""
+def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float] | None = None,
+                 rates_by_seller: Mapping[int, float] | None = None) -> dict[str, Any]:
+    """What a plan would do: its increments, its OC table, and the expected number of
+    wrongful (statistical) suspensions in the next 12 months if every seller in force were
+    at p0, summed seller by seller from each one's current CUSUM S (``qc.forecast``).
+
+    A seller's planned rate is ``rates_by_seller[seller_id]`` when given (the test orders
+    the month's allocation expects for that seller), held for the 12 months. Otherwise, and
+    for every seller when ``rates_by_seller`` is None, it is its sampling state's rate in
+    ``rates`` (default: the settings in force; the tightened rate on probation), switching to
+    the tightened rate in any month that begins with S at or above the tightening level.
+    """
     inc = compute_increments(params)
-    by_state = dict(db.session.execute(
-        select(Seller.sampling_state, func.count()).where(Seller.label_status.in_(
-            IN_FORCE))
-        .group_by(Seller.sampling_state)).all())
-    expected = 0.0
-    for state, sellers in by_state.items():
-        orders = round(12 * rates[SamplingState(state or SamplingState.ONBOARDING.value)])
-        expected += sellers * oc_probability(params.p0, orders, inc)
+    rates = rates if rates is not None else settings_rates(current_settings())
+    tighten_at = compute_decision_plan(params).tighten_at
+    tightened = rates[SamplingState.TIGHTENED]
+
+    def by_state(status: str, state: str | None) -> MonthlyRate:
+        own = (tightened if status == LabelStatus.PROBATION
+               else rates[SamplingState(state or SamplingState.ONBOARDING.value)])
+        return MonthlyRate(own, tightened=tightened, tighten_at=tighten_at)
+
+    in_force = (select(Seller.id).where(Seller.label_status.in_(IN_FORCE))
+                .outerjoin(SellerStatistics, SellerStatistics.seller_id == Seller.id))
+    sellers: list[tuple[float, float | MonthlyRate]] = []
+    if rates_by_seller is None:  # one row per (status, state, S), not per seller
+        for status, state, s, n in db.session.execute(
+                in_force.with_only_columns(Seller.label_status, Seller.sampling_state,
+                                           SellerStatistics.s, func.count())
+                .group_by(Seller.label_status, Seller.sampling_state, SellerStatistics.s)):
+            sellers.extend(repeat((s or 0.0, by_state(status, state)), n))
+    else:
+        for seller_id, status, state, s in db.session.execute(in_force.with_only_columns(
+                Seller.id, Seller.label_status, Seller.sampling_state, SellerStatistics.s)):
+            rate = rates_by_seller.get(seller_id)
+            sellers.append((s or 0.0, by_state(status, state) if rate is None else rate))
     return {"increments": inc, "ps": OC_PS, "ns": OC_NS,
-            "table": oc_table(OC_PS, OC_NS, inc), "expected_wrongful": expected,
-            "sellers": sum(by_state.values()), "description": describe_plan(params)}
+            "table": oc_table(OC_PS, OC_NS, inc),
+            "expected_wrongful": expected_suspensions(sellers, params.p0, inc,
+                                                      FORECAST_MONTHS),
+            "months": FORECAST_MONTHS, "sellers": len(sellers), "p0": params.p0,
+            "tighten_at": tighten_at, "by_allocation": rates_by_seller is not None,
+            "description": describe_plan(params)}
 
 
 def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,

@@ -19,6 +19,7 @@ from compliance.statement import (
     compute_order_lines,
     compute_statement,
 )
+from qc.forecast import FIGURES_SCOPE
 
 PLAN = PlanTerms(p0=0.05, p1=0.20, alpha=0.005, beta=0.10, w_defect=math.log(4),
                  w_clean=math.log(0.8 / 0.95), h=math.log(0.9 / 0.005), acceptance_run=14,
@@ -95,7 +96,10 @@ def test_pending_suspension_by_the_cusum() -> None:
     assert "adds -0.1719" in rule
     assert "(1-beta)/alpha = 180" in rule
     assert f"about {math.exp(5.5452):,.0f} times more likely" in rule
-    assert "0.29%" in rule
+    assert ("By this statistical rule, a seller whose true defect rate is the acceptable 5% is "
+            "suspended within 24 test orders with a probability of 0.29%. " + FIGURES_SCOPE
+            ) in rule
+    assert "only 0.29%" not in rule
     assert "Zero tolerance" not in rule
     # nobody reviewed it yet; appeal route and date
     assert not s.reviewed_by_person

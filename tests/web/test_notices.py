@@ -25,6 +25,7 @@ from compliance import jobs, notices, services
 from compliance.models import Notice, SuspensionReview
 from core.db import db
 from core.models import AuditEntry, User
+from qc.forecast import FIGURES_SCOPE
 from qc.models import TestOrder
 from qc.services import inspections, label_decisions
 from tests.conftest import post_form
@@ -135,6 +136,9 @@ def test_every_decision_writes_its_notice_with_the_facts(app: Flask, inspector: 
     assert "no person has reviewed it yet" in text
     assert "6 test order(s) bought anonymously on the marketplace were inspected: 4 with" in text
     assert "<td>major (a defect)</td>" in pending.body_html
+    # the published wrongful-suspension rate says what it covers, the critical rule beside it
+    assert "with a probability of 0.29%. " + FIGURES_SCOPE in " ".join(text.split())
+    assert squeeze(FIGURES_SCOPE) in squeeze(pending.body_html)
 
     # confirmed, with the officer's reason
     clock(app, NOW + timedelta(days=2))
