@@ -39,7 +39,7 @@ from qc.forms import (
 )
 from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
-from qc.orders import Disposition, OrderStatus, PackageCondition
+from qc.orders import Disposition, FailureSide, OrderStatus, PackageCondition
 from qc.services import inspections, label_decisions, marketplace_signals, plan_settings, planning
 from qc.services import listings as listing_service
 from qc.services import orders as order_service
@@ -135,14 +135,16 @@ def order_receive(order_id: int) -> Page:
 @roles_required(Role.INSPECTOR)
 def order_cancel(order_id: int) -> Page:
     return _order_action(order_id, ReasonForm, lambda o, f: order_service.cancel_order(
-        o, f.reason.data or "", current_user, f.version.data), "reason_form")
+        o, f.reason.data or "", current_user, f.version.data, side=FailureSide(f.side.data)),
+        "reason_form")
 
 
 @bp.route("/orders/<int:order_id>/lost", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_lost(order_id: int) -> Page:
     return _order_action(order_id, ReasonForm, lambda o, f: order_service.mark_lost(
-        o, f.reason.data or "", current_user, f.version.data), "reason_form")
+        o, f.reason.data or "", current_user, f.version.data, side=FailureSide(f.side.data)),
+        "reason_form")
 
 
 @bp.route("/orders/<int:order_id>/close", methods=["POST"])
