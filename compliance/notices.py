@@ -172,13 +172,11 @@ def _renewal_facts(seller: Seller, event: LabelEvent) -> dict[str, Any]:
     orders = _orders(seller.id, first - timedelta(microseconds=1),
                      datetime.combine(end + timedelta(days=1), datetime.min.time())
                      - timedelta(microseconds=1))
-    suspensions = len(db.session.execute(select(LabelEvent.id).where(
-        LabelEvent.seller_id == seller.id, LabelEvent.to_status == LabelStatus.SUSPENDED,
-        LabelEvent.at >= first, LabelEvent.at < datetime.combine(
-            end + timedelta(days=1), datetime.min.time()))).all())
+    year = label_decisions.label_year(seller.id, start, end)
     return {"orders": tuple(orders), "orders_since": start, "renewal_start": start,
-            "renewal_end": end, "renewal_suspensions": suspensions,
-            "renewal_inspected": len(orders), "renewal_min_inspected": RENEWAL_MIN_INSPECTED,
+            "renewal_end": end, "renewal_suspensions": year.suspended,
+            "renewal_inspected": year.inspected, "renewal_min_inspected": RENEWAL_MIN_INSPECTED,
+            "renewal_planned": year.planned, "renewal_seller_side": year.seller_side,
             "valid_until": event.valid_until, "plan": _plan_terms(_snapshot(event))}
 
 

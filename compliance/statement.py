@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from qc.decisions import LabelYear, compute_short_on_seller_side
+from qc.forecast import FIGURES_SCOPE
+
 DEFECT_VERDICTS = frozenset({"major", "critical"})
 MAX_ORDER_LINES = 50  # the most recent orders listed; older ones are counted, not listed
 
@@ -107,6 +110,8 @@ class NoticeFacts:
     renewal_suspensions: int = 0
     renewal_inspected: int = 0
     renewal_min_inspected: int = 6
+    renewal_planned: int = 0  # test orders planned in the label year
+    renewal_seller_side: int = 0  # of those, cancelled or lost on the seller's side
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,19 @@ def _pct(rate: float) -> str:
     return f"{text}%"
 
 
+def _orders(n: int) -> str:
+    return f"{n} test order{'' if n == 1 else 's'}"
+
+
+def _were(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _suspended(n: int) -> str:
+    return "was not suspended" if not n else "was suspended " + (
+        {1: "once", 2: "twice"}.get(n) or f"{n} times")
+
+
 def _rate(per_month: float) -> str:
     return f"{per_month:g} test order{'s' if per_month != 1 else ''} a month"
 
@@ -176,8 +194,12 @@ def compute_appeal_by(decided_on: date, days: int) -> date:
 def _facts_sentence(f: NoticeFacts, lines: Sequence[OrderLine]) -> str:
     if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
         return (f"In your label year from {f.renewal_start} to {f.renewal_end} the Back Label "
-                f"was suspended {f.renewal_suspensions} time(s) and {f.renewal_inspected} test "
-                f"order(s) were inspected. The test orders of that year are listed below.")
+                f"{_suspended(f.renewal_suspensions)}; {_orders(f.renewal_planned)} "
+                f"{_were(f.renewal_planned)} planned, {f.renewal_inspected} "
+                f"{_were(f.renewal_inspected)} inspected and {f.renewal_seller_side} "
+                f"{_were(f.renewal_seller_side)} cancelled or lost on your side (not shipped, "
+                f"sale cancelled or listing withdrawn). The test orders of that year are listed "
+                f"below.")
     if not lines:
         return "No test order had been inspected since the label was last granted or restarted."
     defects = sum(1 for line in lines if line.defect)
@@ -220,9 +242,9 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
         f"test results are about {math.exp(s):,.0f} times more likely to come from a seller "
         f"whose true defect rate is {_pct(p.p1)} than from one at the acceptable "
         f"{_pct(p.p0)}; the plan suspends once this ratio reaches (1-beta)/alpha = "
-        f"{ratio:,.0f}. A seller whose true defect rate is the acceptable {_pct(p.p0)} is "
-        f"suspended within 24 test orders with a probability of only "
-        f"{_pct(round(f.plan.wrongful_24, 4))}.")
+        f"{ratio:,.0f}. By this statistical rule, a seller whose true defect rate is the "
+        f"acceptable {_pct(p.p0)} is suspended within 24 test orders with a probability of "
+        f"{_pct(round(f.plan.wrongful_24, 4))}. {FIGURES_SCOPE}")
 
 
 def _rule(f: NoticeFacts) -> tuple[str, ...]:
@@ -252,17 +274,25 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
             f"Probation ends, and the label is active again, after {p.acceptance_run} test "
             f"orders in a row without a major or critical defect.")
     if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
+        need = f.renewal_min_inspected
         why = []
         if f.renewal_suspensions:
-            why.append(f"the label was suspended {f.renewal_suspensions} time(s) in the year")
-        if f.renewal_inspected < f.renewal_min_inspected:
-            why.append(f"only {f.renewal_inspected} test order(s) were inspected, fewer than "
-                       f"the {f.renewal_min_inspected} needed")
+            why.append(f"the label {_suspended(f.renewal_suspensions)} in the year")
+        if compute_short_on_seller_side(LabelYear(
+                suspended=f.renewal_suspensions, planned=f.renewal_planned,
+                inspected=f.renewal_inspected, seller_side=f.renewal_seller_side)):
+            why.append(f"only {f.renewal_inspected} of the {_orders(f.renewal_planned)} "
+                       f"planned {_were(f.renewal_inspected)} inspected, fewer than the "
+                       f"{need} needed, and {f.renewal_seller_side} "
+                       f"{_were(f.renewal_seller_side)} cancelled or lost on your side")
         because = " and ".join(why) or "the conditions of a full renewal were not met"
         return (
-            f"At its anniversary a label renews fully when it was not suspended during its "
-            f"year and at least {f.renewal_min_inspected} test orders were inspected; "
-            f"otherwise it renews conditionally. Here {because}.",
+            f"At its anniversary a label renews fully unless it was suspended during its year, "
+            f"or fewer than {need} test orders were inspected although at least {need} were "
+            f"planned and the orders cancelled or lost on the seller's side made the "
+            f"difference; fewer inspected orders because the plan chose fewer, or for reasons "
+            f"not on the seller's side, do not count against the seller. Otherwise it renews "
+            f"conditionally. Here {because}.",
             f"A conditional renewal keeps the label in force but returns the seller to "
             f"onboarding-rate sampling ({_rate(p.rate_onboarding)}) until "
             f"{p.acceptance_run} test orders in a row pass without a major or critical "

@@ -13,6 +13,7 @@ from core.db import db
 from core.errors import ServiceError
 from core.services import get_user_by_email
 from qc import jobs
+from qc.forecast import FIGURES_SCOPE
 from qc.services import label_decisions, marketplace_signals, plan_settings, planning
 from qc.simulate import RULES, SIGNAL_STRENGTHS, WorldConfig, format_comparison, run_comparison
 from qc.stats import describe_plan, oc_probability
@@ -123,7 +124,9 @@ def oc_command(p: float, n: int, head_start: float) -> None:
     """Probability of suspension within N orders for a seller at defect rate P."""
     plan = plan_settings.current_plan()
     click.echo(describe_plan(plan.params))
-    click.echo(f"P(suspended within {n} orders | p = {p:g}, S0 = {head_start:g}) =")
+    click.echo(FIGURES_SCOPE)
+    click.echo(f"P(suspended by the statistical rule within {n} orders | p = {p:g}, "
+               f"S0 = {head_start:g}) =")
     click.echo(f"{oc_probability(p, n, plan.main, head_start):.4f}")
 
 

@@ -186,6 +186,26 @@ RENEWAL_MIN_INSPECTED = 6
 
 
 @dataclass(frozen=True)
+class LabelYear:
+    """What the anniversary decision counts in a label year: suspensions, test orders planned
+    in the year, test orders inspected in it, and the planned ones cancelled or lost for a
+    reason on the seller's side (not shipped, sale cancelled, listing withdrawn)."""
+
+    suspended: int
+    planned: int
+    inspected: int
+    seller_side: int
+
+    def __post_init__(self) -> None:
+        for name in ("suspended", "planned", "inspected", "seller_side"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"The count {name} must be a whole number, at least 0.")
+        if self.seller_side > self.planned:
+            raise ValueError("More orders failed on the seller's side than were planned.")
+
+
+@dataclass(frozen=True)
 class Renewal:
     """The anniversary decision: full or conditional renewal, and why."""
 
@@ -193,14 +213,47 @@ class Renewal:
     reason: str
 
 
-def compute_renewal(suspended: int, inspected: int, start: date, end: date) -> Renewal:
-    """Renew fully when the label was never suspended in its year and at least six orders
-    were inspected; otherwise conditionally (back to onboarding-rate sampling)."""
-    if not suspended and inspected >= RENEWAL_MIN_INSPECTED:
-        return Renewal(True, f"Renewed: not suspended from {start} to {end}; {inspected} "
-                             f"inspected test orders (at least {RENEWAL_MIN_INSPECTED} needed).")
-    why = [f"suspended {suspended} time(s)"] if suspended else []
-    if inspected < RENEWAL_MIN_INSPECTED:
-        why.append(f"only {inspected} inspected test orders ({RENEWAL_MIN_INSPECTED} needed)")
-    return Renewal(False, "Renewed conditionally (" + "; ".join(why)
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _orders(n: int) -> str:
+    return f"{n} test order{'' if n == 1 else 's'}"
+
+
+def compute_short_on_seller_side(year: LabelYear) -> bool:
+    """Whether too few inspected orders count against the seller: at least six were planned,
+    fewer than six inspected, and the orders that failed on the seller's side made the
+    difference (without them six would have been inspected)."""
+    need = RENEWAL_MIN_INSPECTED
+    return (year.inspected < need <= year.planned
+            and year.inspected + year.seller_side >= need)
+
+
+def compute_renewal(year: LabelYear, start: date, end: date) -> Renewal:
+    """Renew fully unless the label was suspended in its year, or fewer than six orders were
+    inspected because of the seller (``compute_short_on_seller_side``); then conditionally
+    (back to onboarding-rate sampling). Fewer than six inspected because the plan chose fewer,
+    or because orders failed on our side or in transit, does not count against the seller."""
+    need = RENEWAL_MIN_INSPECTED
+    short = compute_short_on_seller_side(year)
+    if not year.suspended and not short:
+        if year.inspected >= need:
+            why = f"{_orders(year.inspected)} inspected (at least {need} needed)"
+        elif year.planned < need:
+            why = (f"{_orders(year.inspected)} inspected — fewer than {need} because the plan "
+                   f"chose fewer ({year.planned} planned), which does not count against the "
+                   "seller")
+        else:
+            why = (f"{_orders(year.inspected)} inspected of {year.planned} planned — fewer "
+                   f"than {need}, but not because of the seller ({year.seller_side} cancelled "
+                   "or lost on the seller's side), which does not count against the seller")
+        return Renewal(True, f"Renewed: not suspended from {start} to {end}; {why}.")
+    reasons = [f"suspended {_times(year.suspended)} from {start} to {end}"] \
+        if year.suspended else []
+    if short:
+        reasons.append(f"only {_orders(year.inspected)} inspected of {year.planned} planned, "
+                       f"{year.seller_side} cancelled or lost on the seller's side ({need} "
+                       "needed)")
+    return Renewal(False, "Renewed conditionally (" + "; ".join(reasons)
                    + "): the seller returns to onboarding-rate sampling.")

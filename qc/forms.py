@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from core.forms import version_field
 from qc.models import Checkpoint
-from qc.orders import Disposition, PackageCondition
+from qc.orders import FAILURE_SIDE_LABELS, Disposition, PackageCondition
 from qc.scoring import GRADE_ORDER
 
 
@@ -112,7 +112,12 @@ class ReceiveOrderForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
+    """Cancel an order, or report it lost: why, and on whose side."""
+
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
+    side = RadioField("Whose side", choices=[
+        SelectChoice(side.value, label) for side, label in FAILURE_SIDE_LABELS.items()],
+        validators=[InputRequired("Say whose side the order failed on: the seller's or not.")])
     version = _version()
 
 

@@ -163,6 +163,8 @@ class TestOrder(db.Model):  # type: ignore[name-defined,misc]
     closed_at: Mapped[datetime | None]
     disposition: Mapped[str | None] = mapped_column(String(20))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # qc.orders.FailureSide of a cancelled or lost order; None when not recorded (older orders)
+    failure_side: Mapped[str | None] = mapped_column(String(8))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 

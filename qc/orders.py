@@ -2,8 +2,10 @@
 
 planned -> placed -> received -> inspected -> closed; a planned or placed order may be
 cancelled (with a reason); a placed order that never arrives is lost, which counts as a
-delivery failure. Each move is recorded in the audit trail as ``order.<status>`` with the
-payload ``compute_order_move`` builds from the move's details (the ``*_details`` functions).
+delivery failure. A cancelled or lost order records whose side it failed on
+(``FailureSide``): only the seller's side counts against the seller at renewal. Each move is
+recorded in the audit trail as ``order.<status>`` with the payload ``compute_order_move``
+builds from the move's details (the ``*_details`` functions).
 """
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ class Disposition(StrEnum):
     RETURNED = "returned"
     REFUNDED = "refunded"
     KEPT_AS_EVIDENCE = "kept_as_evidence"
+
+
+class FailureSide(StrEnum):
+    """Whose side a cancelled or lost order failed on."""
+
+    SELLER = "seller"  # not shipped, sale cancelled or listing withdrawn by the seller
+    OURS = "ours"  # our side (budget, buyer account, plan), the marketplace or the carrier
+
+
+FAILURE_SIDE_LABELS: Mapping[FailureSide, str] = MappingProxyType({
+    FailureSide.SELLER: "The seller's side: not shipped, sale cancelled or listing withdrawn "
+                        "by the seller",
+    FailureSide.OURS: "Not the seller's doing: our side (budget, buyer account, plan), the "
+                      "marketplace or the carrier",
+})
 
 
 _O = OrderStatus
@@ -92,9 +109,9 @@ def arrival_details(received_on: date, condition: PackageCondition) -> dict[str,
     return {"received_on": received_on.isoformat(), "package_condition": condition.value}
 
 
-def reason_details(reason: str) -> dict[str, Any]:
-    """What a cancelled or lost order records: why."""
-    return {"reason": reason}
+def reason_details(reason: str, side: FailureSide | None = None) -> dict[str, Any]:
+    """What a cancelled or lost order records: why, and on whose side when that is known."""
+    return {"reason": reason} if side is None else {"reason": reason, "side": side.value}
 
 
 def inspection_details() -> dict[str, Any]:

@@ -140,9 +140,12 @@ def compute_increments(params: PlanParams) -> Increments:
 
 
 def describe_plan(params: PlanParams, subject: str = "major/critical verdicts",
-                  action: str = "Suspend") -> str:
-    """A plain-English sentence saying what the plan does and with which parameters."""
+                  action: str = "Suspend", h: float | None = None) -> str:
+    """A plain-English sentence saying what the plan does and with which parameters (``h``
+    replaces the threshold ln((1 - beta) / alpha), e.g. with the one the budget allows)."""
     inc = compute_increments(params)
+    if h is not None:
+        inc = Increments(inc.w_defect, inc.w_clean, h, inc.acceptance_run)
     return (f"{action} when the CUSUM of {subject} reaches h = {inc.h:.2f} "
             f"(p0 = {_percent(params.p0)}, p1 = {_percent(params.p1)}, "
             f"alpha = {_percent(params.alpha)}, beta = {_percent(params.beta)}); "

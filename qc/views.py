@@ -25,6 +25,7 @@ from core.db import db
 from core.edges import flash_form_errors, run_csv_import, run_service
 from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc.forecast import FIGURES_SCOPE
 from qc.forms import (
     CloseOrderForm,
     ListingImportForm,
@@ -38,7 +39,7 @@ from qc.forms import (
 )
 from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
-from qc.orders import Disposition, OrderStatus, PackageCondition
+from qc.orders import Disposition, FailureSide, OrderStatus, PackageCondition
 from qc.services import inspections, label_decisions, marketplace_signals, plan_settings, planning
 from qc.services import listings as listing_service
 from qc.services import orders as order_service
@@ -57,6 +58,12 @@ QUEUES = {"place": "To place", "receive": "To receive", "inspect": "To inspect",
 
 def _cents(amount: Decimal | None) -> int:
     return int((amount or Decimal(0)) * 100)
+
+
+@bp.app_template_global()
+def figures_scope_text() -> str:
+    """What published error rates cover, for the `figures_scope` macro of _macros.html."""
+    return FIGURES_SCOPE
 
 
 # ---------------------------------------------------------------- test orders
@@ -128,14 +135,16 @@ def order_receive(order_id: int) -> Page:
 @roles_required(Role.INSPECTOR)
 def order_cancel(order_id: int) -> Page:
     return _order_action(order_id, ReasonForm, lambda o, f: order_service.cancel_order(
-        o, f.reason.data or "", current_user, f.version.data), "reason_form")
+        o, f.reason.data or "", current_user, f.version.data, side=FailureSide(f.side.data)),
+        "reason_form")
 
 
 @bp.route("/orders/<int:order_id>/lost", methods=["POST"])
 @roles_required(Role.INSPECTOR)
 def order_lost(order_id: int) -> Page:
     return _order_action(order_id, ReasonForm, lambda o, f: order_service.mark_lost(
-        o, f.reason.data or "", current_user, f.version.data), "reason_form")
+        o, f.reason.data or "", current_user, f.version.data, side=FailureSide(f.side.data)),
+        "reason_form")
 
 
 @bp.route("/orders/<int:order_id>/close", methods=["POST"])

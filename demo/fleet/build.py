@@ -110,6 +110,7 @@ def _order_rows(fleet: History) -> Iterator[dict[str, Any]]:
                "package_condition": o.package_condition, "received_by_id": o.received_by_id,
                "inspected_at": o.inspected_at, "closed_at": o.closed_at,
                "disposition": o.disposition, "cancel_reason": o.cancel_reason,
+               "failure_side": o.failure_side,
                "updated_at": o.updated_at, "version": 1}
 
 

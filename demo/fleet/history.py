@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from compliance.cases import (
@@ -67,6 +67,7 @@ from qc.catalog import Severity
 from qc.decisions import (
     Action,
     DecisionPlan,
+    LabelYear,
     SellerStats,
     compute_conditional_renewal,
     compute_decision,
@@ -76,6 +77,7 @@ from qc.decisions import (
 )
 from qc.orders import (
     Disposition,
+    FailureSide,
     OrderStatus,
     PackageCondition,
     arrival_details,
@@ -273,16 +275,24 @@ class History(Ledger):
 
     def _place(self, order: FleetOrder, at: datetime) -> None:
         seller, rng = order.seller, order.seller.life
+        planned_on = order.planned.planned_at.date()
+        seller.planned_on.append(planned_on)
         inspector = rng.choice(self.staff.inspectors)
         if seller.label not in IN_FORCE or rng.random() < CANCEL_SHARE:
             when = at + timedelta(minutes=rng.randint(20, 240), seconds=rng.randrange(60))
+            withdrawn = seller.label in IN_FORCE
             reason = ("Listing withdrawn by the seller before the order was placed."
-                      if seller.label in IN_FORCE else
+                      if withdrawn else
                       f"The seller's Back Label is {seller.label.value if seller.label else 'gone'}"
                       "; the order was not placed.")
+            side = FailureSide.SELLER if withdrawn else FailureSide.OURS
             if when < self.as_of:
                 order.cancel_reason = reason
-                self._move(order, OrderStatus.CANCELLED, when, inspector, reason_details(reason))
+                order.failure_side = side.value
+                if withdrawn:
+                    seller.seller_side_on.append(planned_on)
+                self._move(order, OrderStatus.CANCELLED, when, inspector,
+                           reason_details(reason, side))
             return
         if rng.random() < 0.8:  # the same day; otherwise in the next two working days
             placed_at = at + timedelta(minutes=rng.randint(5, 240), seconds=rng.randrange(60))
@@ -301,10 +311,11 @@ class History(Ledger):
         if rng.random() < LOST_SHARE:
             lost_at = at_business_hours(placed_at.date() + timedelta(days=rng.randint(14, 21)),
                                         rng)
-            if lost_at < self.as_of:
+            if lost_at < self.as_of:  # lost in transit: the carrier, not the seller
                 order.cancel_reason = "Never arrived."
+                order.failure_side = FailureSide.OURS.value
                 self._move(order, OrderStatus.LOST, lost_at, inspector,
-                           reason_details(order.cancel_reason))
+                           reason_details(order.cancel_reason, FailureSide.OURS))
             return
         received_on = placed_at.date() + timedelta(days=rng.randint(2, 6))
         while received_on.weekday() >= 5:  # parcels are logged on working days
@@ -460,9 +471,13 @@ class History(Ledger):
         start, end = seller.valid_from, seller.valid_until
         if start is None or end is None or end > at.date():
             return
-        suspended = sum(1 for d in seller.suspended_on if start <= d <= end)
-        inspected = sum(1 for d in seller.inspected_on if start <= d <= end)
-        renewal = compute_renewal(suspended, inspected, start, end)
+        def within(days: list[date]) -> int:
+            return sum(1 for d in days if start <= d <= end)
+
+        renewal = compute_renewal(LabelYear(
+            suspended=within(seller.suspended_on), planned=within(seller.planned_on),
+            inspected=within(seller.inspected_on), seller_side=within(seller.seller_side_on)),
+            start, end)
         full, reason = renewal.full, renewal.reason
         seller.valid_from = end
         seller.valid_until = compute_label_end(end)

@@ -98,6 +98,8 @@ class FleetSeller:
     valid_until: date | None = None
     suspended_on: list[date] = field(default_factory=list)
     inspected_on: list[date] = field(default_factory=list)
+    planned_on: list[date] = field(default_factory=list)
+    seller_side_on: list[date] = field(default_factory=list)  # planned, failed on its side
     renewal_due: bool = False
     reinstated: int = 0
     stats_updated: datetime | None = None
@@ -124,6 +126,7 @@ class FleetOrder:
     closed_at: datetime | None = None
     disposition: str | None = None
     cancel_reason: str = ""
+    failure_side: str | None = None
     updated_at: datetime | None = None
 
 

@@ -22,6 +22,7 @@ from qc.decisions import (
     DEFECT_VERDICTS,
     Action,
     DecisionPlan,
+    LabelYear,
     SellerStats,
     compute_amendment,
     compute_conditional_renewal,
@@ -33,6 +34,7 @@ from qc.decisions import (
 )
 from qc.events import InspectionRecorded, PlanChanged
 from qc.models import Inspection, SamplingStateChange, SellerStatistics, TestOrder
+from qc.orders import FailureSide, OrderStatus
 from qc.services.marketplace_signals import seller_signals
 from qc.services.plan_settings import current_plan
 from qc.snapshots import (
@@ -255,9 +257,33 @@ def _same(a: Any, b: Any) -> bool:
 # ---------------------------------------------------------------- renewal
 
 
+def label_year(seller_id: int, start: date, end: date) -> LabelYear:
+    """What the anniversary decision counts for the label year from `start` to `end` (both
+    days included): suspensions, orders planned, orders inspected, and the planned orders
+    cancelled or lost on the seller's side."""
+    def count(*where: Any) -> int:
+        return int(db.session.execute(select(func.count()).select_from(TestOrder).where(
+            TestOrder.seller_id == seller_id, *where)).scalar_one())
+
+    def within(column: Any) -> tuple[Any, Any]:
+        return func.date(column) >= start, func.date(column) <= end
+
+    suspended = db.session.execute(select(func.count()).select_from(LabelEvent).where(
+        LabelEvent.seller_id == seller_id, LabelEvent.to_status == LabelStatus.SUSPENDED,
+        *within(LabelEvent.at))).scalar_one()
+    return LabelYear(
+        suspended=int(suspended), planned=count(*within(TestOrder.planned_at)),
+        inspected=count(TestOrder.inspected_at.is_not(None), *within(TestOrder.inspected_at)),
+        seller_side=count(*within(TestOrder.planned_at),
+                          TestOrder.status.in_([OrderStatus.CANCELLED.value,
+                                                OrderStatus.LOST.value]),
+                          TestOrder.failure_side == FailureSide.SELLER.value))
+
+
 def renew_labels(today: date) -> list[tuple[Seller, bool]]:
-    """Renew labels at their anniversary: fully when not suspended in the period and with at
-    least six inspected orders, otherwise conditionally (back to onboarding-rate sampling)."""
+    """Renew labels at their anniversary: fully unless suspended in the year or short of six
+    inspected orders through orders that failed on the seller's side (``compute_renewal``);
+    otherwise conditionally (back to onboarding-rate sampling)."""
     due = list(db.session.execute(select(Seller).where(
         Seller.label_status.in_(IN_FORCE),
         Seller.label_valid_until <= today).order_by(Seller.id)).scalars())
@@ -266,14 +292,7 @@ def renew_labels(today: date) -> list[tuple[Seller, bool]]:
         start, end = seller.label_valid_from, seller.label_valid_until
         if start is None or end is None:  # labels in force always have dates
             continue
-        suspended = db.session.execute(select(func.count()).select_from(LabelEvent).where(
-            LabelEvent.seller_id == seller.id, LabelEvent.to_status == LabelStatus.SUSPENDED,
-            func.date(LabelEvent.at) >= start, func.date(LabelEvent.at) <= end)).scalar_one()
-        inspected = db.session.execute(select(func.count()).select_from(TestOrder).where(
-            TestOrder.seller_id == seller.id, TestOrder.inspected_at.is_not(None),
-            func.date(TestOrder.inspected_at) >= start,
-            func.date(TestOrder.inspected_at) <= end)).scalar_one()
-        renewal = compute_renewal(suspended, inspected, start, end)
+        renewal = compute_renewal(label_year(seller.id, start, end), start, end)
         full, reason = renewal.full, renewal.reason
         seller.label_valid_from = end
         seller.label_valid_until = compute_label_end(end)

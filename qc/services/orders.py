@@ -25,6 +25,7 @@ from qc.models import (
 from qc.orders import (
     OVERDUE_AFTER,
     Disposition,
+    FailureSide,
     OrderStatus,
     OrderTransitionError,
     PackageCondition,
@@ -102,20 +103,23 @@ def receive_order(order: TestOrder, received_on: date, condition: PackageConditi
 
 
 def cancel_order(order: TestOrder, reason: str, actor: User,
-                 expected_version: int | None = None) -> None:
-    """Cancel a planned or placed order, with a reason."""
+                 expected_version: int | None = None, *, side: FailureSide) -> None:
+    """Cancel a planned or placed order, with a reason and whose side it failed on."""
     reason = reason.strip()
     if not reason:
         raise ServiceError("Give the reason for cancelling.", "reason")
     order.cancel_reason = reason
-    move_order(order, OrderStatus.CANCELLED, actor, reason_details(reason), expected_version)
+    order.failure_side = side.value
+    move_order(order, OrderStatus.CANCELLED, actor, reason_details(reason, side),
+               expected_version)
 
 
 def mark_lost(order: TestOrder, reason: str, actor: User,
-              expected_version: int | None = None) -> None:
-    """Record that a placed order never arrived (a delivery failure)."""
+              expected_version: int | None = None, *, side: FailureSide) -> None:
+    """Record that a placed order never arrived (a delivery failure), and on whose side."""
     order.cancel_reason = reason.strip() or "Never arrived."
-    move_order(order, OrderStatus.LOST, actor, reason_details(order.cancel_reason),
+    order.failure_side = side.value
+    move_order(order, OrderStatus.LOST, actor, reason_details(order.cancel_reason, side),
                expected_version)
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,9 +27,8 @@ from qc.allocation import (
     choose_h,
 )
 from qc.decisions import DecisionPlan, compute_decision_plan
-from qc.models import (
-    SamplingSettings,
-)
+from qc.forecast import MonthlyRate, expected_suspensions
+from qc.models import SamplingSettings, SellerStatistics
 from qc.sampling_v1 import DEFAULT_RATES
 from qc.stats import (
     OC_NS,
@@ -36,15 +36,15 @@ from qc.stats import (
     PlanParams,
     compute_increments,
     describe_plan,
-    oc_probability,
     oc_table,
 )
-from vetting.labels import IN_FORCE, SamplingState
+from vetting.labels import IN_FORCE, LabelStatus, SamplingState
 from vetting.models import Seller
 
 DEFAULT_BUDGET_CENTS = 60_000_00
 DEFAULT_BUDGET_ORDERS = 200
 MAX_BUDGET_ORDERS = 100_000
+FORECAST_MONTHS = 12  # the horizon of the expected wrongful suspensions
 MAX_BUYER_ACCOUNT_LENGTH = 120  # the length of TestOrder.buyer_account
 DEFAULT_BUYER_ACCOUNTS = ("mystery-buyer-01@labelkeeper.example",
                           "mystery-buyer-02@labelkeeper.example",
@@ -206,21 +206,52 @@ def check_allocation(allocation: Allocation, sellers: int, w_defect: float) -> N
                                f"({w_defect:.3f}) and at most 20.", "h_override")
 
 
-def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float]) -> dict[str, Any]:
-    """What a plan would do: its increments, OC table and the fleet's expected wrongful
-    suspensions within 12 months if every labelled seller were at p0."""
+def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float] | None = None,
+                 rates_by_seller: Mapping[int, float] | None = None,
+                 h: float | None = None) -> dict[str, Any]:
+    """What a plan would do: its increments, its OC table, and the expected number of
+    wrongful (statistical) suspensions in the next 12 months if every seller in force were
+    at p0, summed seller by seller from each one's current CUSUM S (``qc.forecast``).
+
+    A seller's planned rate is ``rates_by_seller[seller_id]`` when given (the test orders
+    the month's allocation expects for that seller), held for the 12 months. Otherwise, and
+    for every seller when ``rates_by_seller`` is None, it is its sampling state's rate in
+    ``rates`` (default: the settings in force; the tightened rate on probation), switching to
+    the tightened rate in any month that begins with S at or above the tightening level.
+    ``h`` is the threshold (default: the one in force for these parameters' settings).
+    """
     inc = compute_increments(params)
-    by_state = dict(db.session.execute(
-        select(Seller.sampling_state, func.count()).where(Seller.label_status.in_(
-            IN_FORCE))
-        .group_by(Seller.sampling_state)).all())
-    expected = 0.0
-    for state, sellers in by_state.items():
-        orders = round(12 * rates[SamplingState(state or SamplingState.ONBOARDING.value)])
-        expected += sellers * oc_probability(params.p0, orders, inc)
+    inc = replace(inc, h=h if h is not None else threshold_in_force(current_settings()))
+    rates = rates if rates is not None else settings_rates(current_settings())
+    tighten_at = compute_decision_plan(params).tighten_at
+    tightened = rates[SamplingState.TIGHTENED]
+
+    def by_state(status: str, state: str | None) -> MonthlyRate:
+        own = (tightened if status == LabelStatus.PROBATION
+               else rates[SamplingState(state or SamplingState.ONBOARDING.value)])
+        return MonthlyRate(own, tightened=tightened, tighten_at=tighten_at)
+
+    in_force = (select(Seller.id).where(Seller.label_status.in_(IN_FORCE))
+                .outerjoin(SellerStatistics, SellerStatistics.seller_id == Seller.id))
+    sellers: list[tuple[float, float | MonthlyRate]] = []
+    if rates_by_seller is None:  # one row per (status, state, S), not per seller
+        for status, state, s, n in db.session.execute(
+                in_force.with_only_columns(Seller.label_status, Seller.sampling_state,
+                                           SellerStatistics.s, func.count())
+                .group_by(Seller.label_status, Seller.sampling_state, SellerStatistics.s)):
+            sellers.extend(repeat((s or 0.0, by_state(status, state)), n))
+    else:
+        for seller_id, status, state, s in db.session.execute(in_force.with_only_columns(
+                Seller.id, Seller.label_status, Seller.sampling_state, SellerStatistics.s)):
+            rate = rates_by_seller.get(seller_id)
+            sellers.append((s or 0.0, by_state(status, state) if rate is None else rate))
     return {"increments": inc, "ps": OC_PS, "ns": OC_NS,
-            "table": oc_table(OC_PS, OC_NS, inc), "expected_wrongful": expected,
-            "sellers": sum(by_state.values()), "description": describe_plan(params)}
+            "table": oc_table(OC_PS, OC_NS, inc),
+            "expected_wrongful": expected_suspensions(sellers, params.p0, inc,
+                                                      FORECAST_MONTHS),
+            "months": FORECAST_MONTHS, "sellers": len(sellers), "p0": params.p0,
+            "tighten_at": tighten_at, "by_allocation": rates_by_seller is not None,
+            "description": describe_plan(params, h=inc.h)}
 
 
 def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,

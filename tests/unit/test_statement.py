@@ -19,6 +19,7 @@ from compliance.statement import (
     compute_order_lines,
     compute_statement,
 )
+from qc.forecast import FIGURES_SCOPE
 
 PLAN = PlanTerms(p0=0.05, p1=0.20, alpha=0.005, beta=0.10, w_defect=math.log(4),
                  w_clean=math.log(0.8 / 0.95), h=math.log(0.9 / 0.005), acceptance_run=14,
@@ -95,7 +96,10 @@ def test_pending_suspension_by_the_cusum() -> None:
     assert "adds -0.1719" in rule
     assert "(1-beta)/alpha = 180" in rule
     assert f"about {math.exp(5.5452):,.0f} times more likely" in rule
-    assert "0.29%" in rule
+    assert ("By this statistical rule, a seller whose true defect rate is the acceptable 5% is "
+            "suspended within 24 test orders with a probability of 0.29%. " + FIGURES_SCOPE
+            ) in rule
+    assert "only 0.29%" not in rule
     assert "Zero tolerance" not in rule
     # nobody reviewed it yet; appeal route and date
     assert not s.reviewed_by_person
@@ -159,26 +163,43 @@ def test_conditional_renewal_says_which_condition_failed() -> None:
     s = compute_statement(facts(NoticeKind.CONDITIONAL_RENEWAL, orders=orders,
                                 decided_on=date(2027, 1, 10), valid_until=date(2028, 1, 10),
                                 renewal_start=date(2026, 1, 10), renewal_end=date(2027, 1, 10),
-                                renewal_suspensions=0, renewal_inspected=2))
+                                renewal_suspensions=0, renewal_inspected=2, renewal_planned=6,
+                                renewal_seller_side=4))
     assert "renewed conditionally on 2027-01-10, valid until 2028-01-10" in s.decision
-    assert "from 2026-01-10 to 2027-01-10" in s.facts
-    assert "suspended 0 time(s) and 2 test order(s) were inspected" in s.facts
+    assert ("In your label year from 2026-01-10 to 2027-01-10 the Back Label was not "
+            "suspended; 6 test orders were planned, 2 were inspected and 4 were cancelled or "
+            "lost on your side (not shipped, sale cancelled or listing withdrawn).") in s.facts
     assert [(o.order_id, o.verdict) for o in s.orders] == [(20, "conforming"), (21, "minor")]
     assert not s.show_s
     rule = " ".join(s.rule)
-    assert "only 2 test order(s) were inspected, fewer than the 6 needed" in rule
+    assert ("Here only 2 of the 6 test orders planned were inspected, fewer than the 6 needed, "
+            "and 4 were cancelled or lost on your side.") in rule
+    assert "because the plan chose fewer" in rule
     assert "onboarding-rate sampling (2 test orders a month)" in rule
     assert "until 14 test orders in a row pass" in rule
+    assert "time(s)" not in s.facts + rule
     assert not s.reviewed_by_person
     assert s.appeal_by == date(2027, 2, 9)
 
 
-def test_conditional_renewal_after_a_suspension() -> None:
+@pytest.mark.parametrize(("suspensions", "words"), [
+    (1, "was suspended once"), (2, "was suspended twice"), (3, "was suspended 3 times")])
+def test_conditional_renewal_after_a_suspension(suspensions: int, words: str) -> None:
     s = compute_statement(facts(NoticeKind.CONDITIONAL_RENEWAL, renewal_start=DAY,
-                                renewal_end=DAY, renewal_suspensions=1, renewal_inspected=9))
+                                renewal_end=DAY, renewal_suspensions=suspensions,
+                                renewal_inspected=9, renewal_planned=1, renewal_seller_side=0))
     rule = " ".join(s.rule)
-    assert "the label was suspended 1 time(s) in the year" in rule
-    assert "fewer than" not in rule
+    assert f"Here the label {words} in the year." in rule
+    assert f"the Back Label {words}; 1 test order was planned, 9 were inspected and 0 were " \
+           "cancelled" in s.facts
+    assert "fewer than the" not in rule
+
+
+def test_conditional_renewal_does_not_blame_a_shortfall_the_seller_did_not_cause() -> None:
+    s = compute_statement(facts(NoticeKind.CONDITIONAL_RENEWAL, renewal_start=DAY,
+                                renewal_end=DAY, renewal_suspensions=1, renewal_inspected=3,
+                                renewal_planned=8, renewal_seller_side=1))
+    assert "Here the label was suspended once in the year." in " ".join(s.rule)
 
 
 def test_revocation_is_final_and_gives_the_reason() -> None:

@@ -83,6 +83,18 @@ def inspect(client: FlaskClient, order: TestOrder, amend: bool = False, files=No
 
 def received_orders(seller: Seller, count: int, start: datetime = NOW) -> list[TestOrder]:
     """Orders for a seller that have arrived and wait for inspection (no planning needed)."""
+    return _orders(seller, count, start, "received")
+
+
+def planned_orders(seller: Seller, count: int, start: datetime = NOW,
+                   failed_on: str | None = None) -> list[TestOrder]:
+    """Orders for a seller planned five days before `start` and not placed yet; with
+    `failed_on` ("seller" or "ours") cancelled instead, on that side."""
+    return _orders(seller, count, start, "planned", failed_on)
+
+
+def _orders(seller: Seller, count: int, start: datetime, status: str,
+            failed_on: str | None = None) -> list[TestOrder]:
     from datetime import timedelta
 
     from qc.models import Listing
@@ -97,12 +109,18 @@ def received_orders(seller: Seller, count: int, start: datetime = NOW) -> list[T
         db.session.flush()
     listing = db.session.execute(db.select(Listing).where(Listing.seller_id == seller.id)
                                  ).scalars().first() or ListingFactory(seller=seller)
+    placed = status != "planned"
     orders = [TestOrder(run_id=run.id, seller_id=seller.id, listing_id=listing.id,
                         planned_at=start - timedelta(days=5), buyer_account="b@example.test",
                         sampling_state="normal", protected=False, cost_cents=45_000,
-                        status="received", marketplace_ref=f"MP-{seller.id}-{secrets.token_hex(6)}",
-                        price_paid_cents=45_000, placed_at=start - timedelta(days=4),
-                        received_on=start.date())
+                        status="cancelled" if failed_on else status,
+                        failure_side=failed_on,
+                        cancel_reason="Listing withdrawn." if failed_on else "",
+                        marketplace_ref=f"MP-{seller.id}-{secrets.token_hex(6)}" if placed
+                        else None,
+                        price_paid_cents=45_000 if placed else None,
+                        placed_at=start - timedelta(days=4) if placed else None,
+                        received_on=start.date() if placed else None)
               for i in range(count)]
     db.session.add_all(orders)
     db.session.commit()

@@ -143,6 +143,7 @@ def test_order_forms(app: Flask, client: FlaskClient, login: Callable[..., objec
                "received_on": hostile(dates),
                "package_condition": hostile(st.sampled_from(["intact", "damaged", "opened"])),
                "reason": hostile(words, (2000,)),
+               "side": hostile(st.sampled_from(["seller", "ours"])),
                "disposition": hostile(st.sampled_from(["returned", "refunded",
                                                        "kept_as_evidence"]))}),
            version=hostile(st.just("current"), numeric=True))
@@ -159,6 +160,8 @@ def test_order_forms(app: Flask, client: FlaskClient, login: Callable[..., objec
             assert stored.price_paid_cents == money(data["price_paid"]) * 100
         if outcome.accepted and action == "cancel":
             assert fresh(TestOrder, order.id).cancel_reason == first(data["reason"]).strip()
+        if outcome.accepted and action in ("cancel", "lost"):
+            assert fresh(TestOrder, order.id).failure_side == first(data["side"])
 
     run()
 

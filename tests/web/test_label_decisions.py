@@ -17,10 +17,10 @@ from core import audit
 from core.db import db
 from core.models import AuditEntry
 from qc.models import SellerStatistics, TestOrder
-from qc.services import inspections, plan_settings
+from qc.services import inspections, label_decisions, plan_settings
 from tests.conftest import post_form, sign_in
 from tests.factories import ListingFactory, SellerFactory, UserFactory
-from tests.web.qc_helpers import NOW, inspect, received_orders
+from tests.web.qc_helpers import NOW, inspect, planned_orders, received_orders
 from vetting import events as label_events
 from vetting.models import LabelEvent, Seller
 
@@ -246,28 +246,64 @@ def test_evaluate_reports_and_fixes_a_drifted_seller(app: Flask, client: FlaskCl
 def test_renewal_full_and_conditional(app: Flask, client: FlaskClient,
                                       runner: FlaskCliRunner,
                                       login: Callable[..., object]) -> None:
-    app.config["CLOCK"] = lambda: datetime(2026, 12, 20, 9, 0)
-    good = active_seller()
-    thin = active_seller()
+    in_year = datetime(2026, 12, 20, 9, 0)
+    app.config["CLOCK"] = lambda: in_year
+    good, withdrew, ours = active_seller(), active_seller(), active_seller()
     login("inspector")
-    inspect_all(client, received_orders(good, 6, datetime(2026, 12, 20, 9, 0)))
-    inspect_all(client, received_orders(thin, 2, datetime(2026, 12, 20, 9, 0)))
+    inspect_all(client, received_orders(good, 6, in_year))
+    for seller, side in ((withdrew, "seller"), (ours, "ours")):
+        inspect_all(client, received_orders(seller, 2, in_year))
+        for order in planned_orders(seller, 4, in_year):
+            response = post_form(client, f"/qc/orders/{order.id}/cancel", {
+                "reason": "Listing gone", "side": side, "version": order.version})
+            assert response.status_code == 302, response.get_data(as_text=True)
     app.config["CLOCK"] = lambda: datetime(2027, 1, 10, 0, 20)
     heard: list[label_events.LabelChanged] = []
     label_events.subscribe(app, heard.append)
     result = runner.invoke(args=["qc", "renew"])
     assert result.exit_code == 0, result.output
-    assert "2 label(s) renewed." in result.output
-    good, thin = reload(good), reload(thin)
-    assert good.label_valid_until == date(2028, 1, 10)
-    assert thin.label_valid_until == date(2028, 1, 10)
-    assert thin.sampling_state == "onboarding"
+    assert "3 label(s) renewed." in result.output
+    good, withdrew, ours = reload(good), reload(withdrew), reload(ours)
+    assert {s.label_valid_until for s in (good, withdrew, ours)} == {date(2028, 1, 10)}
+    assert withdrew.sampling_state == "onboarding"
     reasons = {e.seller_id: e.reason for e in db.session.execute(select(LabelEvent)).scalars()}
-    assert reasons[good.id].startswith("Renewed: not suspended")
-    assert "only 2 inspected test orders (6 needed)" in reasons[thin.id]
+    assert reasons[good.id] == ("Renewed: not suspended from 2026-01-10 to 2027-01-10; "
+                                "6 test orders inspected (at least 6 needed).")
+    assert reasons[withdrew.id] == (
+        "Renewed conditionally (only 2 test orders inspected of 6 planned, 4 cancelled or lost "
+        "on the seller's side (6 needed)): the seller returns to onboarding-rate sampling.")
+    assert "2 test orders inspected of 6 planned — fewer than 6, but not because of the " \
+           "seller (0 cancelled or lost on the seller's side)" in reasons[ours.id]
     assert {(e.seller_id, e.to_status, e.renewal) for e in heard} == {
-        (good.id, "active", "full"), (thin.id, "active", "conditional")}
+        (good.id, "active", "full"), (withdrew.id, "active", "conditional"),
+        (ours.id, "active", "full")}
     assert "0 label(s) renewed." in runner.invoke(args=["qc", "renew"]).output
+
+
+def test_a_reduced_seller_with_few_orders_renews_fully(app: Flask, client: FlaskClient,
+                                                       login: Callable[..., object]) -> None:
+    """Reduced sampling (0.5 orders a month) often plans fewer than six orders a year; that is
+    the plan's choice and must not send the seller back to onboarding."""
+    login("inspector")
+    seller = active_seller()
+    app.config["CLOCK"] = lambda: datetime(2025, 11, 3, 9, 0)  # the year before the label's
+    inspect_all(client, received_orders(seller, 14, datetime(2025, 11, 3, 9, 0)))
+    assert reload(seller).sampling_state == "reduced"
+    app.config["CLOCK"] = lambda: datetime(2026, 8, 3, 9, 0)
+    inspect_all(client, received_orders(seller, 3, datetime(2026, 8, 3, 9, 0)))
+    app.config["CLOCK"] = lambda: datetime(2027, 1, 10, 0, 20)
+    renewed = label_decisions.renew_labels(date(2027, 1, 10))
+    db.session.commit()
+    assert renewed == [(seller, True)]
+    seller = reload(seller)
+    assert (seller.label_status, seller.sampling_state) == ("active", "reduced")
+    assert seller.label_valid_until == date(2028, 1, 10)
+    event = db.session.execute(select(LabelEvent).where(LabelEvent.seller_id == seller.id)
+                               .order_by(LabelEvent.id.desc())).scalars().first()
+    assert (event.kind, event.reason) == ("renewal_full", (
+        "Renewed: not suspended from 2026-01-10 to 2027-01-10; 3 test orders inspected — fewer "
+        "than 6 because the plan chose fewer (3 planned), which does not count against the "
+        "seller."))
 
 
 def test_plan_settings_preview_and_refusals(client: FlaskClient,

@@ -25,11 +25,12 @@ from compliance import jobs, notices, services
 from compliance.models import Notice, SuspensionReview
 from core.db import db
 from core.models import AuditEntry, User
+from qc.forecast import FIGURES_SCOPE
 from qc.models import TestOrder
 from qc.services import inspections, label_decisions
 from tests.conftest import post_form
 from tests.factories import ListingFactory, SellerFactory, UserFactory
-from tests.web.qc_helpers import NOW, received_orders
+from tests.web.qc_helpers import NOW, planned_orders, received_orders
 from vetting.models import Seller
 
 # ---------------------------------------------------------------- helpers
@@ -135,6 +136,9 @@ def test_every_decision_writes_its_notice_with_the_facts(app: Flask, inspector: 
     assert "no person has reviewed it yet" in text
     assert "6 test order(s) bought anonymously on the marketplace were inspected: 4 with" in text
     assert "<td>major (a defect)</td>" in pending.body_html
+    # the published wrongful-suspension rate says what it covers, the critical rule beside it
+    assert "with a probability of 0.29%. " + FIGURES_SCOPE in " ".join(text.split())
+    assert squeeze(FIGURES_SCOPE) in squeeze(pending.body_html)
 
     # confirmed, with the officer's reason
     clock(app, NOW + timedelta(days=2))
@@ -194,16 +198,20 @@ def test_conditional_renewal_notice(app: Flask, inspector: User) -> None:
     clock(app, datetime(2026, 3, 1, 9))
     seller = active_seller()
     inspect(received_orders(seller, 2, datetime(2026, 3, 1, 9)), inspector)
+    planned_orders(seller, 5, datetime(2026, 3, 1, 9), failed_on="seller")
+    planned_orders(seller, 1, datetime(2026, 3, 1, 9), failed_on="ours")
     clock(app, datetime(2027, 1, 10, 0, 20))
     renewed = label_decisions.renew_labels(date(2027, 1, 10))
     db.session.commit()
     assert [full for _, full in renewed] == [False]
     notice = notice_of("conditional_renewal", seller)
-    text = notice.body_text
+    text = " ".join(notice.body_text.split())
     assert "renewed conditionally on 2027-01-10, valid until 2028-01-10" in text
-    assert "from 2026-01-10 to 2027-01-10" in text
-    assert "2 test order(s) were inspected" in text
-    assert "fewer than the 6 needed" in text
+    assert ("from 2026-01-10 to 2027-01-10 the Back Label was not suspended; 8 test orders "
+            "were planned, 2 were inspected and 5 were cancelled or lost on your side") in text
+    assert ("only 2 of the 8 test orders planned were inspected, fewer than the 6 needed, and "
+            "5 were cancelled or lost on your side") in text
+    assert "because the plan chose fewer" in text  # the rule says what does not count
     assert "onboarding-rate sampling (2 test orders a month)" in text
     assert text.count(": conforming") == 2
 

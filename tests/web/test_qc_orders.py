@@ -214,15 +214,29 @@ def test_cancel_needs_a_reason_and_lost_is_recorded(app: Flask, client: FlaskCli
                                                     login: Callable[..., object]) -> None:
     order = one_order(app)
     login("inspector")
+    page = client.get(f"/qc/orders/{order.id}").get_data(as_text=True)
+    assert "The seller&#39;s side: not shipped, sale cancelled or listing withdrawn" in page
     response = post_form(client, f"/qc/orders/{order.id}/cancel",
-                         {"reason": "", "version": order.version})
+                         {"reason": "", "side": "seller", "version": order.version})
     assert "Give the reason for cancelling." in response.get_data(as_text=True)
+    response = post_form(client, f"/qc/orders/{order.id}/cancel",
+                         {"reason": "Listing withdrawn", "version": order.version})
+    assert response.status_code == 400
+    assert "Say whose side the order failed on" in response.get_data(as_text=True)
+    db.session.refresh(order)
+    assert order.status == "planned"
     place(client, order)
     db.session.refresh(order)
     post_form(client, f"/qc/orders/{order.id}/lost",
-              {"reason": "Tracking stopped at depot", "version": order.version})
+              {"reason": "Tracking stopped at depot", "side": "ours", "version": order.version})
     db.session.refresh(order)
-    assert (order.status, order.cancel_reason) == ("lost", "Tracking stopped at depot")
+    assert (order.status, order.cancel_reason, order.failure_side) == (
+        "lost", "Tracking stopped at depot", "ours")
+    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "order.lost")
+                               ).scalar_one()
+    assert json.loads(entry.payload)["side"] == "ours"
+    page = client.get(f"/qc/orders/{order.id}").get_data(as_text=True)
+    assert "Tracking stopped at depot · not the seller&#39;s doing" in page
 
 
 def test_overdue_planned_orders_are_flagged(app: Flask, client: FlaskClient,

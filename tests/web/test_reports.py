@@ -21,6 +21,7 @@ from compliance.models import Report
 from compliance.pdf import StaticOnlyFetcher
 from core.db import db
 from core.models import AuditEntry
+from qc.forecast import FIGURES_SCOPE
 from tests.conftest import csrf_token, post_form
 from tests.factories import ListingFactory, SellerFactory
 from tests.web.qc_helpers import NOW, inspect, received_orders
@@ -93,6 +94,9 @@ def test_dossier_renders_every_section_with_footer_and_escaped_names(
     assert head[:48] in compact  # the chain head hash (possibly wrapped across lines)
     assert report.document_id in text
     assert "0.4073" in text  # the OC table of the plan in force
+    assert "suspended by the statistical (CUSUM) rule within n inspected orders, from S = 0" \
+        in text
+    assert FIGURES_SCOPE in text
     actions = list(db.session.execute(select(AuditEntry.action)).scalars())
     assert "report.generated" in actions
     assert "report.downloaded" in actions
@@ -119,6 +123,9 @@ def test_period_report_renders_in_the_background_once(app: Flask, client: FlaskC
     assert "smartphone" in text
     assert "DE" in text
     assert "Expected wrongful suspensions" in text
+    assert "of them by the statistical rule in the 12 months after this report was generated" \
+        in text
+    assert FIGURES_SCOPE in text
 
 
 def test_period_without_data_says_so(app: Flask, client: FlaskClient,

@@ -22,6 +22,7 @@ from core.models import AuditEntry
 from qc.services.label_decisions import renew_labels
 from tests.conftest import post_form
 from tests.factories import SellerFactory, UserFactory
+from tests.web.qc_helpers import planned_orders
 from tests.web.webhook_receiver import (
     APPLY_THEN_FAIL,
     APPLY_THEN_STALL,
@@ -264,7 +265,9 @@ def test_a_change_that_rolls_back_leaves_nothing_in_the_outbox_and_sends_nothing
 
 def test_renewal_and_confirmed_suspension_topics(
         app: Flask, clock: Clock, receiver: Receiver, endpoint: WebhookEndpoint) -> None:
-    seller = labelled()  # no inspected orders: the renewal is conditional
+    seller = labelled()
+    # six orders planned, none inspected, all cancelled on the seller's side: conditional
+    planned_orders(seller, 6, datetime(2026, 6, 10, 12), failed_on="seller")
     clock.now = datetime(2027, 1, 10, 0, 20)
     renew_labels(date(2027, 1, 10))
     db.session.commit()
@@ -282,7 +285,8 @@ def test_renewal_and_confirmed_suspension_topics(
     assert renewed["change"]["renewal"] == "conditional"
     assert (renewed["change"]["from_status"], renewed["change"]["to_status"]) == (
         "active", "active")
-    assert "only 0 inspected test orders" in renewed["change"]["reason"]
+    assert "only 0 test orders inspected of 6 planned, 6 cancelled or lost on the seller's " \
+           "side" in renewed["change"]["reason"]
     # written before the renewal reset the sampling, sent with the state it left behind
     assert renewed["label"] == {"status": "active", "valid_until": "2028-01-10",
                                 "sampling_state": "onboarding"}
