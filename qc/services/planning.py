@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,16 @@ from core.db import db, flush_or_conflict, lock
 from core.errors import ServiceError
 from core.models import User
 from qc import sampling_v1
-from qc.allocation import AucEstimate, claim_percentiles, measure_auc, posterior_bad
+from qc.allocation import (
+    SCALE,
+    AllocationInput,
+    AucEstimate,
+    allocate,
+    claim_percentiles,
+    measure_auc,
+    posterior_bad,
+    signal_weight,
+)
 from qc.decisions import DEFECT_VERDICTS
 from qc.models import (
     Inspection,
@@ -51,6 +61,7 @@ from qc.sampling import (
     PlanInputs,
     PlannedOrder,
     SellerInput,
+    below,
     compute_commitment,
     compute_plan,
     new_seed,
@@ -367,3 +378,21 @@ def planning_runs() -> list[PlanningRun]:
     """All planning runs, newest period first."""
     return list(db.session.execute(select(PlanningRun).order_by(PlanningRun.period.desc()))
                 .scalars())
+
+
+PREVIEW_SEED = bytes(32)  # ties among equal sellers only; the expectations barely depend on it
+
+
+def expected_orders(period: Period) -> dict[int, float]:
+    """Each seller's expected test orders a month under the allocation the period's inputs
+    give now (floor plus blocks; reads only), for the forecast of wrongful suspensions."""
+    inputs = planning_inputs(period)
+    allocation = allocate(
+        period.key,
+        [AllocationInput(s.seller_id, signal_weight(s.p_bad, s.claim_percentile,
+                                                    inputs.signal_auc),
+                         s.units, s.awaiting_confirmation)
+         for s in inputs.sellers if s.listings],
+        inputs.budget_orders, partial(below, PREVIEW_SEED), inputs.floor, inputs.block_max)
+    expected = {row.seller_id: row.expected / SCALE for row in allocation.sellers}
+    return {s.seller_id: expected.get(s.seller_id, 0.0) for s in inputs.sellers}
