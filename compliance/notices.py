@@ -42,8 +42,8 @@ from core.clock import utcnow
 from core.db import db
 from core.errors import ServiceError
 from core.models import User
-from qc.decisions import RENEWAL_MIN_INSPECTED, compute_decision_plan
-from qc.models import Inspection, Listing, SellerStatistics, TestOrder
+from qc.decisions import RENEWAL_MIN_INSPECTED, compute_decision_plan, compute_effective_verdict
+from qc.models import CriticalFinding, Inspection, Listing, SellerStatistics, TestOrder
 from qc.services import label_decisions, plan_settings
 from qc.stats import PlanParams, oc_probability
 from vetting.events import LabelChanged, SuspensionConfirmed
@@ -97,7 +97,9 @@ _RESTART_KINDS = frozenset({LabelEventKind.GRANT, LabelEventKind.REINSTATEMENT,
 
 
 def _is_restart(e: LabelEvent) -> bool:
-    return e.kind in _RESTART_KINDS
+    # an overturned suspension restarts the statistics too (its event holds the head start;
+    # one overturned before overturns restarted them has no snapshot)
+    return e.kind in _RESTART_KINDS or (e.kind == LabelEventKind.RESTORATION and bool(e.snapshot))
 
 
 def _snapshot(e: LabelEvent | None) -> dict[str, Any]:
@@ -123,18 +125,21 @@ def _epoch_of(seller_id: int, basis: LabelEvent) -> tuple[datetime | None, float
 
 
 def _orders(seller_id: int, after: datetime | None, until: datetime) -> list[OrderFact]:
-    """The seller's orders inspected in (after, until], with the verdict in force."""
+    """The seller's orders inspected in (after, until], with the verdict they count with (an
+    order whose critical finding awaits confirmation is not counted yet, so not listed)."""
     stmt = (select(TestOrder.id, TestOrder.inspected_at, Listing.device_model,
-                   Inspection.verdict)
+                   Inspection.verdict, CriticalFinding.status, CriticalFinding.rescored_verdict)
             .join(Inspection, Inspection.order_id == TestOrder.id)
             .join(Listing, Listing.id == TestOrder.listing_id)
+            .outerjoin(CriticalFinding, CriticalFinding.inspection_id == Inspection.id)
             .where(TestOrder.seller_id == seller_id, Inspection.is_current.is_(True),
                    TestOrder.inspected_at <= until)
             .order_by(TestOrder.inspected_at, TestOrder.id))
     if after is not None:
         stmt = stmt.where(TestOrder.inspected_at > after)
-    return [OrderFact(i, at.date(), device, verdict)
-            for i, at, device, verdict in db.session.execute(stmt)]
+    return [OrderFact(i, at.date(), device, counted)
+            for i, at, device, verdict, finding, rescored in db.session.execute(stmt)
+            if (counted := compute_effective_verdict(verdict, finding, rescored)) is not None]
 
 
 def _latest_suspension(seller_id: int, before_id: int) -> LabelEvent | None:
@@ -155,7 +160,14 @@ def _suspension_facts(seller_id: int, basis: LabelEvent) -> dict[str, Any]:
     verdict = next((o.verdict for o in orders if o.order_id == trigger), None)
     return {"orders": tuple(orders), "orders_since": since.date() if since else None,
             "start_s": start_s, "s_value": snap.get("S"), "trigger_order_id": trigger,
-            "critical": verdict == "critical", "plan": _plan_terms(snap)}
+            "critical": verdict == "critical", "plan": _plan_terms(snap),
+            "critical_confirmed_on": _confirmed_on(snap)}
+
+
+def _confirmed_on(snap: dict[str, Any]) -> date | None:
+    """When a second inspector confirmed the critical finding the decision rests on."""
+    confirmed = (snap.get("critical_confirmation") or {}).get("confirmed_on")
+    return date.fromisoformat(confirmed) if confirmed else None
 
 
 def _year_before(end: date) -> date:

@@ -77,7 +77,8 @@ def confirm_suspension(review: SuspensionReview, reason: str, actor: User,
 
 def overturn_suspension(review: SuspensionReview, reason: str, actor: User,
                         expected_version: int | None = None) -> SuspensionReview:
-    """Overturn an automatic suspension: the label returns to where it was; S is kept."""
+    """Overturn an automatic suspension: the label returns to where it was and the statistics
+    restart with the head start (OVERTURN_HEAD_START x h, see qc.decisions)."""
     _check(review, expected_version)
     reason = reason.strip()
     if not reason:
@@ -91,7 +92,10 @@ def overturn_suspension(review: SuspensionReview, reason: str, actor: User,
     review.decided_by_id = actor.id
     review.decided_at = utcnow()
     flush_or_conflict("review")
-    change_label(seller, restore, f"Suspension overturned on review: {reason}", actor)
+    row = label_decisions.restart_after_overturn(seller)
+    snapshot = label_decisions.snapshot(seller, row, plan_settings.current_plan())
+    change_label(seller, restore, f"Suspension overturned on review: {reason}", actor,
+                 snapshot=snapshot)
     label_decisions.refresh_sampling_state(seller, "suspension overturned")
     audit.record("suspension.overturned", "seller", seller.id,
                  review_overturned_payload(review.id, restore.value, reason), actor)

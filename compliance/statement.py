@@ -102,6 +102,7 @@ class NoticeFacts:
     s_value: float | None = None  # S the decision was taken on (from the event's snapshot)
     trigger_order_id: int | None = None
     critical: bool = False  # the decision rests on a critical verdict
+    critical_confirmed_on: date | None = None  # when a second inspector confirmed it
     officer_reason: str = ""
     suspended_on: date | None = None  # the suspension a later decision follows
     valid_until: date | None = None
@@ -233,8 +234,11 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
             "Zero tolerance for critical defects: a critical checkpoint (such as an IMEI that "
             "does not match or is blacklisted, an activation or account lock not removed, the "
             "previous owner's data not erased, a different model than listed, or liquid "
-            f"damage) failed on test order #{f.trigger_order_id}. One critical verdict "
-            "suspends the label at once, pending review, whatever the running score.",
+            f"damage) failed on test order #{f.trigger_order_id}. One critical verdict, "
+            "confirmed on the device by a second inspector, suspends the label at once, "
+            "pending review, whatever the running score." + (
+                f" The critical finding was confirmed by a second inspector on "
+                f"{f.critical_confirmed_on}." if f.critical_confirmed_on else ""),
             general + f" At the decision S stood at {s:.2f}.")
     return (
         general,
@@ -269,7 +273,7 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
             f"order {p.w_clean:.4f}; plan p0 = {_pct(p.p0)}, p1 = {_pct(p.p1)}, "
             f"alpha = {_pct(p.alpha)}, beta = {_pct(p.beta)}), so {to_suspend} test order(s) "
             f"with a major or critical defect in a row suspend the label again; a critical "
-            f"defect suspends it at once.",
+            f"defect, once confirmed by a second inspector, suspends it at once.",
             f"Test orders are placed at the tightened rate of {_rate(p.rate_tightened)}. "
             f"Probation ends, and the label is active again, after {p.acceptance_run} test "
             f"orders in a row without a major or critical defect.")

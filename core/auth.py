@@ -87,6 +87,7 @@ NAVIGATION = (
     ("Sellers", "vetting.sellers"),
     ("Applications", "vetting.applications"),
     ("Test orders", "qc.orders"),
+    ("Critical findings", "qc.critical_queue"),
     ("Listings", "qc.listings"),
     ("Sampling plan", "qc.plan"),
     ("Suspension reviews", "compliance.reviews"),

@@ -57,6 +57,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "REPORT_DIR": str(instance / "reports"),  # generated PDFs
         "SCHEDULER_LOCK_FILE": str(instance / "scheduler.lock"),  # one scheduler (SQLite)
 
+        # ---- label decisions (README, "Label decisions in short")
+        # business days (Monday to Friday) a second inspector has to confirm or reject a
+        # critical finding on the device; past them it is shown as overdue and still waits
+        "CRITICAL_CONFIRMATION_DAYS": 3,
+        # where S restarts after an overturned suspension, as a fraction of h (0.5: h/2)
+        "OVERTURN_HEAD_START": 0.5,
+
         # ---- reports rendered in the background (README, "Reports and exports")
         # a failed render is retried after the base delay, doubling up to the cap (with
         # jitter), and fails for good after N attempts; a render that holds its claim longer

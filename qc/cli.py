@@ -100,18 +100,25 @@ def register_cli(app: Flask) -> None:
 @qc_cli.command("evaluate")
 @click.option("--dry-run", is_flag=True, help="Report differences without fixing them.")
 def evaluate_command(dry_run: bool) -> None:
-    """Replay every seller's history; report (and fix) statistics that differ."""
+    """Replay every seller's history; report (and fix) statistics that differ and suspend,
+    pending review, labels whose history crossed h without a suspension."""
     total, corrections = label_decisions.evaluate_fleet(fix=not dry_run)
     if dry_run:
         db.session.rollback()
     else:
         db.session.commit()
     for c in corrections:
-        diffs = ", ".join(f"{k}: stored {a} -> replayed {b}"
-                          for k, (a, b) in c.differences.items())
-        click.echo(f"seller #{c.seller_id}: {diffs}")
+        if c.differences:
+            diffs = ", ".join(f"{k}: stored {a} -> replayed {b}"
+                              for k, (a, b) in c.differences.items())
+            click.echo(f"seller #{c.seller_id}: {diffs}")
+        if c.suspension:
+            verb = "would be suspended" if dry_run else "suspended"
+            click.echo(f"seller #{c.seller_id}: {verb} pending review: {c.suspension}")
     verb = "differ" if dry_run else "corrected"
-    click.echo(f"evaluated {total} sellers; {len(corrections)} {verb}")
+    suspended = sum(1 for c in corrections if c.suspension)
+    click.echo(f"evaluated {total} sellers; {sum(1 for c in corrections if c.differences)} "
+               f"{verb}; {suspended} {'to suspend' if dry_run else 'suspended'} pending review")
 
 
 @qc_cli.command("oc")

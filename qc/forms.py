@@ -128,6 +128,17 @@ class CloseOrderForm(FlaskForm):
     submit = SubmitField("Close order")
 
 
+class CriticalDecisionForm(FlaskForm):
+    decision = RadioField("Your finding on the device", choices=[
+        SelectChoice("confirm", "Confirm: the critical defect is there"),
+        SelectChoice("reject", "Reject: no critical defect on the device")],
+        validators=[InputRequired(message="Choose confirm or reject.")])
+    reason = TextAreaField("What you found (the reason)",
+                           validators=[Optional(), Length(max=2000)])
+    version = _version()
+    submit = SubmitField("Record decision")
+
+
 def checkpoint_field(code: str) -> str:
     """The form field name of a checkpoint's pass/fail choice."""
     return "cp_" + code.replace("-", "_")

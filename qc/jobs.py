@@ -37,7 +37,8 @@ def run_renewal(today: date | None = None) -> list[tuple[Seller, bool]]:
 
 
 def run_evaluation() -> list[label_decisions.Correction]:
-    """Replay every seller's history and correct statistics that differ (nightly)."""
+    """Replay every seller's history, correct statistics that differ and suspend, pending
+    review, labels whose history crossed h without a suspension (nightly)."""
     _, corrections = label_decisions.evaluate_fleet(fix=True)
     db.session.commit()
     return corrections

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
@@ -247,6 +248,50 @@ class InspectionPhoto(db.Model):  # type: ignore[name-defined,misc]
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(40))
     size: Mapped[int]
+
+
+class CriticalFinding(db.Model):  # type: ignore[name-defined,misc]
+    """A critical verdict waiting for, or decided by, a second inspector on the same device.
+
+    Opened when an inspection version in force has a critical verdict; an amendment that keeps
+    it critical moves the pending (or confirmed) finding to the new version, one that drops it
+    withdraws a pending finding. Until decided the order is not counted in the statistics;
+    confirmed it counts as critical, rejected with the re-scored verdict of the other results
+    (the inspection keeps what the first inspector recorded). See qc.decisions.
+    """
+
+    __tablename__ = "critical_findings"
+    __table_args__ = (Index("ix_critical_findings_status_opened", "status", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("test_orders.id"), index=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id"), index=True)
+    # the inspection version it applies to (the one in force while it is pending)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    checkpoints: Mapped[str] = mapped_column(Text, default="[]")  # JSON: the failed codes
+    found_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_on: Mapped[date]  # the last business day for a decision
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rescored_verdict: Mapped[str | None] = mapped_column(String(12))
+    rescored_score: Mapped[int | None]
+    rescored_reasons: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
+    version: Mapped[int] = mapped_column(default=1)
+
+    order: Mapped[TestOrder] = relationship()
+    seller: Mapped[Seller] = relationship()
+    found_by: Mapped[User] = relationship(foreign_keys=[found_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def checkpoint_codes(self) -> list[str]:
+        """The critical checkpoints that failed (BAT-1 for a swollen battery)."""
+        return [str(code) for code in json.loads(self.checkpoints)]
 
 
 class SellerStatistics(db.Model):  # type: ignore[name-defined,misc]

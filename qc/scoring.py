@@ -27,6 +27,10 @@ or one missing cable is not charged twice:
 Score: 100 minus 45 per critical, 20 per major and 5 per minor finding, clamped to 0..100 and
 then to the verdict's band (``VERDICT_BANDS``) so the number never contradicts the verdict.
 
+A critical verdict counts once a second inspector confirms it on the device
+(``qc.decisions``); when one rejects it, ``compute_score_without_critical`` scores the same
+facts again with the critical failures (``critical_failures``) set aside.
+
 Pure module: no Flask, no SQLAlchemy; plain values in, frozen dataclasses out.
 """
 
@@ -35,7 +39,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
@@ -57,6 +61,8 @@ __all__ = [
     "battery_floor",
     "check_battery",
     "compute_score",
+    "compute_score_without_critical",
+    "critical_failures",
     "grades_below",
     "inspection_payload",
 ]
@@ -285,6 +291,23 @@ def compute_score(facts: InspectionFacts) -> Score:
     low, high = VERDICT_BANDS[verdict]
     score = min(max(raw, low), high)
     return Score(verdict=verdict, score=score, reasons=tuple(f.reason for f in findings))
+
+
+def critical_failures(facts: InspectionFacts) -> tuple[str, ...]:
+    """The checkpoint codes whose failure makes the verdict critical (BAT-1 for a swollen
+    battery), in the order of the reasons; empty when the verdict is not critical."""
+    return tuple(dict.fromkeys(f.code or "" for f in _findings(facts)
+                               if f.severity is Severity.CRITICAL))
+
+
+def compute_score_without_critical(facts: InspectionFacts) -> Score:
+    """The verdict and score the other results give when a second inspector rejected the
+    critical finding: failed critical checkpoints count as passed and a swollen battery as
+    not swollen (its health below the floor, or a failed BAT-1, still count)."""
+    outcomes = tuple(CheckpointOutcome(o.code, o.severity, True)
+                     if o.severity is Severity.CRITICAL and not o.passed else o
+                     for o in facts.outcomes)
+    return compute_score(replace(facts, battery_swollen=False, outcomes=outcomes))
 
 
 def inspection_payload(*, version: int, verdict: str, score: int, observed_grade: str,

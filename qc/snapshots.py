@@ -5,7 +5,10 @@
   counts, the defect-rate bounds and the plan's parameters);
 - ``state_change_payload``: the audit payload of ``sampling.state_changed``;
 - ``epoch_stats_json`` / ``epoch_stats_from_json``: the statistics a replay starts from, as
-  stored on the seller's statistics row.
+  stored on the seller's statistics row;
+- ``confirmation_snapshot``: what a suspension's snapshot adds about the critical finding a
+  second inspector confirmed; ``finding_payload``: the audit payload of a critical finding's
+  ``critical_finding.*`` entries.
 
 Pure module: no Flask, no SQLAlchemy; plain values in, plain dicts out.
 """
@@ -13,19 +16,22 @@ Pure module: no Flask, no SQLAlchemy; plain values in, plain dicts out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from qc.decisions import DecisionPlan, SellerStats
+from qc.decisions import Confirmation, DecisionPlan, SellerStats
 from qc.stats import clopper_pearson
 
 __all__ = [
     "SNAPSHOT_PATH_TAIL",
     "compute_snapshot",
+    "confirmation_snapshot",
     "epoch_stats_from_json",
     "epoch_stats_json",
+    "finding_payload",
     "state_change_payload",
 ]
 
@@ -78,3 +84,21 @@ def epoch_stats_json(stats: SellerStats) -> str:
 def epoch_stats_from_json(text: str) -> SellerStats:
     """The statistics an epoch starts from, read back (defaults for a row never restarted)."""
     return SellerStats(**json.loads(text)) if text != EMPTY_EPOCH else SellerStats()
+
+
+def confirmation_snapshot(confirmation: Confirmation, reason: str) -> dict[str, Any]:
+    """The ``critical_confirmation`` entry of the snapshot of a suspension that a confirmed
+    critical finding caused: the order, the checkpoints, both inspectors, the day, the reason."""
+    return {"critical_confirmation": {
+        "order": confirmation.order_ref, "checkpoints": list(confirmation.checkpoints),
+        "found_by": confirmation.found_by, "confirmed_by": confirmation.confirmed_by,
+        "confirmed_on": confirmation.confirmed_on.isoformat(), "reason": reason}}
+
+
+def finding_payload(seller_id: int, finding_id: int, checkpoints: Sequence[str], due_on: date,
+                    **extra: Any) -> dict[str, Any]:
+    """The audit payload of a ``critical_finding.*`` entry (opened, moved, withdrawn,
+    confirmed, rejected); ``extra`` adds what the step records (who found it, the reason,
+    the re-scored verdict of a rejection)."""
+    return {"seller_id": seller_id, "finding_id": finding_id, "checkpoints": list(checkpoints),
+            "due_on": due_on.isoformat(), **extra}

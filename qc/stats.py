@@ -179,9 +179,11 @@ def replay(defects: Sequence[bool], inc: Increments, s0: float = 0.0) -> Replay:
     """Replay an ordered history through the upper-sided CUSUM from head start s0 in [0, h).
 
     Order n signals when S_n >= h and either S_{n-1} < h (the crossing) or order n is itself
-    defective. After a reviewer overturns a suspension S is kept, not reset, so a clean order
-    that leaves S above h must not suspend the seller again; a further defect must. With no
-    orders (n = 0) the path and signals are empty and ``final`` is s0.
+    defective. S can stay above h after a signal (a suspension only stops new orders; those
+    already bought are still inspected), so a clean order that leaves S above h is not a new
+    signal, while a further defect is. The first signal, which the operating characteristic
+    counts, is the first crossing either way. With no orders (n = 0) the path and signals are
+    empty and ``final`` is s0.
     """
     if not (math.isfinite(s0) and 0.0 <= s0 < inc.h):
         raise ValueError("The head start S0 must be at least 0 and below h.")

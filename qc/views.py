@@ -1,4 +1,5 @@
-"""Quality-control pages: listings, the sampling plan, test orders and inspections."""
+"""Quality-control pages: listings, the sampling plan, test orders, inspections and the
+confirmation of critical findings by a second inspector."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from core.db import db
 from core.edges import flash_form_errors, run_csv_import, run_service
 from core.pagination import paginate
 from core.roles import Role, roles_required
+from qc.decisions import compute_is_overdue
 from qc.forecast import FIGURES_SCOPE
 from qc.forms import (
     CloseOrderForm,
+    CriticalDecisionForm,
     ListingImportForm,
     PlaceOrderForm,
     ReasonForm,
@@ -40,7 +43,14 @@ from qc.forms import (
 from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, TestOrder
 from qc.orders import Disposition, FailureSide, OrderStatus, PackageCondition
-from qc.services import inspections, label_decisions, marketplace_signals, plan_settings, planning
+from qc.services import (
+    critical_findings,
+    inspections,
+    label_decisions,
+    marketplace_signals,
+    plan_settings,
+    planning,
+)
 from qc.services import listings as listing_service
 from qc.services import orders as order_service
 from qc.signal_csv import SIGNAL_COLUMNS, SIGNAL_REQUIRED
@@ -88,9 +98,16 @@ def order_detail(order_id: int) -> str:
 
 def _render_order(order: TestOrder, **forms: object) -> str:
     settings = plan_settings.current_settings()
+    versions = inspections.inspection_versions(order)
+    findings = critical_findings.order_findings(order)
+    pending = critical_findings.pending_finding(order)
     return render_template(
         "qc/order_detail.html", order=order, status=OrderStatus(order.status),
-        inspections=inspections.inspection_versions(order),
+        inspections=versions, findings=findings, pending=pending,
+        recorded_by={i.inspector_id for i in versions}, today=utcnow().date(),
+        is_overdue=compute_is_overdue,
+        critical_form=forms.get("critical_form") or CriticalDecisionForm(
+            version=pending.version if pending else None),
         overdue=order_service.overdue_since(order),
         place_form=forms.get("place_form") or PlaceOrderForm(
             obj=order, price_paid=Decimal(order.cost_cents) / 100),
@@ -152,6 +169,37 @@ def order_lost(order_id: int) -> Page:
 def order_close(order_id: int) -> Page:
     return _order_action(order_id, CloseOrderForm, lambda o, f: order_service.close_order(
         o, Disposition(f.disposition.data), current_user, f.version.data), "close_form")
+
+
+@bp.route("/orders/<int:order_id>/critical", methods=["POST"])
+@roles_required(Role.INSPECTOR)
+def order_critical(order_id: int) -> Page:
+    order = db.get_or_404(TestOrder, order_id)
+    finding = critical_findings.pending_finding(order)
+    if finding is None:
+        flash(f"Test order #{order.id} has no critical finding waiting for a decision.",
+              "warning")
+        return redirect(url_for("qc.order_detail", order_id=order.id))
+    form = CriticalDecisionForm()
+    if form.validate_on_submit():
+        done = run_service(lambda: critical_findings.decide_finding(
+            finding, form.decision.data == "confirm", form.reason.data or "", current_user,
+            form.version.data), form=form,
+            success=lambda f: f"Critical finding on test order #{order.id} {f.status}.",
+            redirect_to=url_for("qc.order_detail", order_id=order.id))
+        if done:
+            return done
+    else:
+        flash_form_errors(form)
+    return _render_order(order, critical_form=form), 400
+
+
+@bp.route("/critical")
+@roles_required(Role.INSPECTOR, Role.COMPLIANCE)
+def critical_queue() -> str:
+    return render_template("qc/critical_queue.html",
+                           page=paginate(critical_findings.confirmation_queue()),
+                           today=utcnow().date(), is_overdue=compute_is_overdue)
 
 
 def _inspection_input(form, checkpoints) -> inspections.InspectionInput:  # type: ignore[no-untyped-def]
@@ -319,6 +367,9 @@ def register_panels(app: Flask) -> None:
     dashboard.register_panel(app, dashboard.Panel(
         "Test orders", frozenset({Role.INSPECTOR}), "qc/_panel_orders.html",
         lambda: {"counts": order_service.queue_counts()}))
+    dashboard.register_panel(app, dashboard.Panel(
+        "Critical findings to confirm", frozenset({Role.INSPECTOR, Role.COMPLIANCE}),
+        "qc/_panel_critical.html", lambda: {"counts": critical_findings.queue_counts()}))
     register_seller_section(app, SellerSection("qc/_seller_quality.html", _seller_quality))
 
 

@@ -6,13 +6,15 @@ bulk ``INSERT`` statements (a few thousand rows per statement), not one ORM obje
 Nothing is copied from the rules: plans come from ``qc.sampling.compute_plan``, verdicts from
 ``qc.scoring.compute_score`` over drawn checkpoint outcomes, statistics, sampling states,
 suspensions and the end of probation from ``qc.decisions.compute_decision``, reinstatements from
-``compute_reinstated``, conditional renewals from ``compute_conditional_renewal``, and the audit
+``compute_reinstated``, overturns from ``compute_overturned``, conditional renewals from
+``compute_conditional_renewal``, and the audit
 chain is hashed by ``core.chain.compute_entry_hash``. Rows and audit payloads are built by the
 pure functions the services call: label changes by ``vetting.labels.compute_label_record``
 (with ``label_event_columns`` and ``label_changed_payload``), statistics snapshots and
 sampling-state changes by ``qc.snapshots``, order moves by ``qc.orders.compute_order_move``,
 planning runs by ``qc.plan_records``, sellers by ``vetting.sellers``, inspections by
-``qc.scoring.inspection_payload`` and reviews and cases by ``compliance.cases``.
+``qc.scoring.inspection_payload``, critical findings by ``qc.snapshots.finding_payload`` and
+reviews and cases by ``compliance.cases``.
 
 Time. ``until`` (default: today by the app clock) ends the history at 00:00 UTC of that day.
 The ``12 * years`` calendar months up to the one holding the day before ``until`` are planned;
@@ -43,8 +45,11 @@ The model, one event queue in time order:
   defect checkpoint fails with probability p x its weight (weights sum to 1 per category, 3%
   of it critical), minor ones with (5% + 0.6 p) x weight, delivery (LOG-1) 4%; battery health,
   a missing cable and the observed grade follow the failures, and ``compute_score`` gives the
-  verdict and score;
-* a suspension opens a review decided 1-8 days later: 8% overturned, otherwise confirmed; then
+  verdict and score. A critical verdict's finding is confirmed on the device by a second
+  inspector at once (the wait for the confirmation and rejections are not modelled), so it
+  counts and suspends where it was inspected;
+* a suspension opens a review decided 1-8 days later: 8% overturned (the statistics restart
+  with the head start h/2, ``compute_overturned``), otherwise confirmed; then
   55% of sellers send an appeal or corrective-action plan (accepted 80%, less for repeat
   offenders: reinstatement on probation with head start h/2), 20% are revoked after 45-90 days
   and the rest stay suspended. Rejected cases lead to revocation half the time;

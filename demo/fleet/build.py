@@ -35,6 +35,7 @@ from demo.fleet.sellers import make_sellers
 from qc.catalog import Severity
 from qc.models import (
     BuyerIdentity,
+    CriticalFinding,
     Inspection,
     InspectionResult,
     Listing,
@@ -157,7 +158,7 @@ def _next_ids() -> dict[str, int]:
         "test_orders": TestOrder, "inspections": Inspection,
         "inspection_results": InspectionResult, "label_events": LabelEvent,
         "suspension_reviews": SuspensionReview, "seller_cases": SellerCase,
-        "sampling_state_changes": SamplingStateChange}
+        "sampling_state_changes": SamplingStateChange, "critical_findings": CriticalFinding}
     return {name: db.session.execute(select(func.coalesce(func.max(m.id), 0))).scalar_one() + 1
             for name, m in models.items()}
 
@@ -310,6 +311,7 @@ def build_fleet(config: FleetConfig,
     _insert(LabelEvent, fleet.label_events)
     _insert(SamplingStateChange, fleet.state_changes)
     _insert(SuspensionReview, _public(fleet.reviews))
+    _insert(CriticalFinding, fleet.findings)
     _insert(SellerCase, _public(fleet.cases))
     _insert(SellerStatistics, _statistics_rows(fleet))
     lap("write label events, reviews, cases, statistics")
@@ -317,7 +319,7 @@ def build_fleet(config: FleetConfig,
     _insert(AuditEntry, _chained(fleet.audit, staff, head))
     _reset_sequences(("sellers", "listings", "planning_runs", "test_orders", "inspections",
                       "inspection_results", "label_events", "suspension_reviews",
-                      "seller_cases", "sampling_state_changes"))
+                      "seller_cases", "sampling_state_changes", "critical_findings"))
     db.session.flush()
     lap("chain and write audit entries")
     for key, seed in seeds:

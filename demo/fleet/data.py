@@ -76,6 +76,11 @@ CONFIRM_REASONS = (
     "Statistics and the inspected units agree; the suspension stands.",
     "Reviewed the orders behind the signal; the defects are the seller's.",
 )
+CRITICAL_CONFIRM_NOTES = (
+    "Checked on the device myself: the critical checkpoint fails again.",
+    "Second look on the bench: same result, photos attached to the order.",
+    "Confirmed on the device after a full reset.",
+)
 OVERTURN_REASONS = (
     "Transit damage documented by the carrier; the unit left the seller intact.",
     "The failed checkpoint was a mis-recorded result; the device works as listed.",

@@ -33,11 +33,14 @@ from demo.fleet.data import (
     CASE_SHARE,
     CASE_SUMMARIES,
     CONFIRM_REASONS,
+    CRITICAL_CONFIRM_NOTES,
     LOST_SHARE,
     OVERTURN_REASONS,
     OVERTURN_SHARE,
     REJECT_REASONS,
     REVOKE_SHARE,
+    STAFF,
+    STAFF_DOMAIN,
 )
 from demo.fleet.ledger import (
     CASE,
@@ -65,15 +68,21 @@ from demo.fleet.model import (
 from demo.fleet.units import Units
 from qc.catalog import Severity
 from qc.decisions import (
+    CONFIRMATION_BUSINESS_DAYS,
     Action,
+    Confirmation,
     DecisionPlan,
+    FindingStatus,
     LabelYear,
     SellerStats,
     compute_conditional_renewal,
+    compute_confirmation_due,
     compute_decision,
+    compute_overturned,
     compute_reinstated,
     compute_renewal,
     compute_sampling_state,
+    order_ref,
 )
 from qc.orders import (
     Disposition,
@@ -103,8 +112,18 @@ from qc.sampling import (
     compute_commitment,
     compute_plan,
 )
-from qc.scoring import inspection_payload
-from qc.snapshots import compute_snapshot, state_change_payload
+from qc.scoring import (
+    CheckpointOutcome,
+    InspectionFacts,
+    critical_failures,
+    inspection_payload,
+)
+from qc.snapshots import (
+    compute_snapshot,
+    confirmation_snapshot,
+    finding_payload,
+    state_change_payload,
+)
 from vetting.labels import (
     IN_FORCE,
     LabelEventKind,
@@ -115,6 +134,8 @@ from vetting.labels import (
     label_changed_payload,
     label_event_columns,
 )
+
+STAFF_NAMES = {f"{handle}@{STAFF_DOMAIN}": name for handle, name, _ in STAFF}
 
 
 class History(Ledger):
@@ -354,7 +375,9 @@ class History(Ledger):
                 battery_cycles=record.battery_cycles, battery_swollen=record.battery_swollen,
                 cable_missing=record.cable_missing, notes="", failed=list(record.failed),
                 photos=[], reasons=json.loads(record.reasons))})
-        ref = f"test order #{order.id}"
+        ref = order_ref(order.id)
+        confirmation = (self._confirm_critical(order, record, inspector, at)
+                        if record.verdict == "critical" else None)
         decision = compute_decision(seller.label, seller.stats, record.verdict, self.plan, ref)
         seller.stats = decision.stats
         seller.path.append(decision.stats.s)
@@ -365,8 +388,12 @@ class History(Ledger):
             snapshot: dict[str, Any] = {}  # nothing to record (the common case)
         else:
             snapshot = self._snapshot(seller, ref)
+        reason = decision.reason
+        if confirmation is not None and decision.action == Action.SUSPEND:
+            reason = confirmation[0].sentence() + ": zero tolerance."  # compute_confirmation
+            snapshot.update(confirmation_snapshot(*confirmation))
         if decision.action == Action.SUSPEND:
-            self._change_label(seller, LabelStatus.SUSPENDED, decision.reason, None, at,
+            self._change_label(seller, LabelStatus.SUSPENDED, reason, None, at,
                                pending_review=True, snapshot=snapshot)
         elif decision.action == Action.END_PROBATION:
             self._change_label(seller, LabelStatus.ACTIVE, decision.reason, None, at,
@@ -384,6 +411,43 @@ class History(Ledger):
             self._move(order, OrderStatus.CLOSED, closed_at, inspector,
                        closing_details(disposition))
 
+    def _confirm_critical(self, order: FleetOrder, record: Any, inspector: str,
+                          at: datetime) -> tuple[Confirmation, str]:
+        """qc.services.critical_findings: the critical finding, opened by the inspector and
+        confirmed on the device by a second one. The fleet does not model the wait (nor
+        rejections): the second inspector confirms at once, so the verdict counts and
+        suspends where it was inspected, as the production rules do with a prompt
+        confirmation."""
+        rng = order.seller.life
+        second = rng.choice([i for i in self.staff.inspectors if i != inspector])
+        confirmed_at = at
+        codes = critical_failures(InspectionFacts(
+            promised_grade=order.listing.grade, observed_grade=record.observed_grade,
+            battery_percent=record.battery_percent, battery_swollen=record.battery_swollen,
+            cable_missing=record.cable_missing,
+            outcomes=tuple(CheckpointOutcome(code, severity, code not in record.failed)
+                           for code, severity in self.units.checkpoints[record.category])))
+        note = rng.choice(CRITICAL_CONFIRM_NOTES)
+        finding = {"id": self.new_id("critical_findings"), "order_id": order.id,
+                   "seller_id": order.seller.id, "inspection_id": record.id,
+                   "status": FindingStatus.CONFIRMED.value, "checkpoints": json.dumps(codes),
+                   "found_by_id": self.user(inspector), "opened_at": at,
+                   "due_on": compute_confirmation_due(at.date(), CONFIRMATION_BUSINESS_DAYS),
+                   "decided_by_id": self.user(second), "decided_at": confirmed_at,
+                   "reason": note, "rescored_verdict": None, "rescored_score": None,
+                   "rescored_reasons": "[]", "version": 2}
+        self.findings.append(finding)
+        payload = finding_payload(order.seller.id, finding["id"], codes, finding["due_on"],
+                                  inspection_version=1)
+        self.write_audit(at, inspector, "critical_finding.opened", "test_order", order.id,
+                         {**payload, "found_by": inspector})
+        self.write_audit(confirmed_at, second, "critical_finding.confirmed", "test_order",
+                         order.id, {**payload, "found_by": inspector,
+                                    "decided_at": confirmed_at.isoformat(), "reason": note,
+                                    "overdue": False})
+        return Confirmation(order_ref(order.id), tuple(codes), STAFF_NAMES[inspector],
+                            STAFF_NAMES[second], confirmed_at.date()), note
+
     def _review(self, review: dict[str, Any], at: datetime) -> None:
         seller: FleetSeller = review["_seller"]
         rng = seller.life
@@ -394,8 +458,10 @@ class History(Ledger):
             reason = rng.choice(OVERTURN_REASONS)
             restore = LabelStatus(review["_from"] or LabelStatus.ACTIVE.value)
             review["status"], review["reason"] = "overturned", reason
+            # compliance.services.overturn_suspension: the head start, then the label
+            self._restart(seller, compute_overturned(seller.stats, self.plan), at)
             self._change_label(seller, restore, f"Suspension overturned on review: {reason}",
-                               compliance, at)
+                               compliance, at, snapshot=self._snapshot(seller))
             self._refresh_state(seller, at, "suspension overturned")
             self.write_audit(at, compliance, "suspension.overturned", "seller", seller.id,
                              review_overturned_payload(review["id"], restore.value, reason))

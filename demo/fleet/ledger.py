@@ -47,6 +47,7 @@ class Ledger:
         self.label_events: list[dict[str, Any]] = []
         self.state_changes: list[dict[str, Any]] = []
         self.reviews: list[dict[str, Any]] = []
+        self.findings: list[dict[str, Any]] = []
         self.cases: list[dict[str, Any]] = []
         self.audit: list[AuditRow] = []
         self.queue: list[tuple[datetime, int, int, int, Any]] = []

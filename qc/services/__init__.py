@@ -9,5 +9,6 @@ Each loads rows, calls the pure rules of `qc` (`sampling`, `scoring`, `stats`, `
 - `listings`, `marketplace_signals`: the data planning and allocation read
 - `orders`: a test order's life and the inspectors' queues
 - `inspections`: scoring and storing an inspection (emits `qc.events.InspectionRecorded`)
+- `critical_findings`: a critical verdict waiting for a second inspector's confirmation
 - `label_decisions`: statistics, sampling state, suspensions and renewals that follow
 """

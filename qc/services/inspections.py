@@ -1,5 +1,6 @@
 """Inspections: score and store a device's checkpoint results, amend them with a reason,
-and emit the event the label decisions follow.
+keep the order's critical finding with the version in force, and emit the event the label
+decisions follow.
 
 Services flush; the caller commits.
 """
@@ -39,6 +40,7 @@ from qc.scoring import (
     compute_score,
     inspection_payload,
 )
+from qc.services.critical_findings import track_version
 from qc.services.orders import check_order_version, move_order
 from vetting import evidence as evidence_store
 
@@ -173,6 +175,7 @@ def submit_inspection(order: TestOrder, data: InspectionInput, actor: User,
                                     "a moment ago.")
     audit.record("inspection.submitted", "test_order", order.id,
                  {"seller_id": order.seller_id, **_inspection_payload(inspection)}, actor)
+    track_version(order, inspection, None, actor)
     events.emit(events.InspectionRecorded(order.id, order.seller_id, inspection.id, 1,
                                           inspection.verdict, amended=False))
     return inspection
@@ -205,6 +208,7 @@ def amend_inspection(order: TestOrder, data: InspectionInput, reason: str, actor
         "seller_id": order.seller_id, "reason": reason,
         "before": _inspection_payload(previous), "after": _inspection_payload(inspection)},
         actor)
+    track_version(order, inspection, previous, actor, reason)
     events.emit(events.InspectionRecorded(order.id, order.seller_id, inspection.id,
                                           inspection.version, inspection.verdict, amended=True,
                                           previous_verdict=previous.verdict))

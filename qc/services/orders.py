@@ -18,7 +18,9 @@ from core.clock import utcnow
 from core.db import db, flush_or_conflict
 from core.errors import ConflictError, ServiceError
 from core.models import User
+from qc.decisions import FindingStatus
 from qc.models import (
+    CriticalFinding,
     Inspection,
     TestOrder,
 )
@@ -125,7 +127,15 @@ def mark_lost(order: TestOrder, reason: str, actor: User,
 
 def close_order(order: TestOrder, disposition: Disposition, actor: User,
                 expected_version: int | None = None) -> None:
-    """Close an inspected order: device returned, refunded or kept as evidence."""
+    """Close an inspected order: device returned, refunded or kept as evidence; not while a
+    critical finding on the device waits for a second inspector."""
+    waiting = db.session.execute(select(CriticalFinding.id).where(
+        CriticalFinding.order_id == order.id,
+        CriticalFinding.status == FindingStatus.PENDING.value).limit(1)).first()
+    if waiting is not None:
+        raise ServiceError(f"A critical finding on the device of test order #{order.id} waits "
+                           "for a second inspector; keep the device until it is confirmed or "
+                           "rejected.")
     order.disposition = disposition.value
     order.closed_at = utcnow()
     move_order(order, OrderStatus.CLOSED, actor, closing_details(disposition), expected_version)
@@ -177,10 +187,21 @@ def seller_orders(seller: Seller, limit: int = 50) -> list[TestOrder]:
 
 
 def seller_verdicts(seller: Seller) -> dict[int, str]:
-    """The verdict in force of each inspected order of a seller, by order id."""
-    return dict(db.session.execute(
-        select(Inspection.order_id, Inspection.verdict).join(TestOrder)
-        .where(TestOrder.seller_id == seller.id, Inspection.is_current.is_(True))).all())
+    """The verdict in force of each inspected order of a seller, by order id; a critical one
+    says where its finding stands ("critical, awaiting confirmation")."""
+    out = {}
+    for order_id, verdict, finding, rescored in db.session.execute(
+            select(Inspection.order_id, Inspection.verdict, CriticalFinding.status,
+                   CriticalFinding.rescored_verdict)
+            .join(TestOrder, TestOrder.id == Inspection.order_id)
+            .outerjoin(CriticalFinding, CriticalFinding.inspection_id == Inspection.id)
+            .where(TestOrder.seller_id == seller.id, Inspection.is_current.is_(True))):
+        if verdict == "critical" and finding == FindingStatus.PENDING.value:
+            verdict = "critical, awaiting confirmation"
+        elif verdict == "critical" and finding == FindingStatus.REJECTED.value:
+            verdict = f"critical rejected: counts as {rescored}"
+        out[order_id] = verdict
+    return out
 
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from core import audit
 from core.clock import utcnow
@@ -34,8 +34,9 @@ from qc.allocation import (
     posterior_bad,
     signal_weight,
 )
-from qc.decisions import DEFECT_VERDICTS
+from qc.decisions import DEFECT_VERDICTS, compute_effective_verdict
 from qc.models import (
+    CriticalFinding,
     Inspection,
     Listing,
     MarketplaceSignal,
@@ -68,6 +69,7 @@ from qc.sampling import (
     parse_period,
 )
 from qc.services.buyers import active_buyers, recent_buyers
+from qc.services.critical_findings import sellers_with_pending
 from qc.services.plan_settings import (
     current_settings,
     settings_rates,
@@ -78,15 +80,18 @@ from vetting.labels import IN_FORCE, LabelEventKind, LabelStatus, SamplingState
 from vetting.models import LabelEvent, Seller
 
 
-def counts_verdict(verdict: str) -> bool:
-    """Whether an inspection's verdict counts yet (a critical one awaiting confirmation
-    does not)."""
-    return True
-
-
-def awaiting_confirmation(seller_ids: Sequence[int]) -> set[int]:
-    """Sellers with a critical finding waiting for a second inspector."""
-    return set()
+def _counted_verdicts(before: datetime) -> Select[tuple[int, datetime | None, str | None,
+                                                      str | None, str | None]]:
+    """(seller, inspected at, verdict, finding status, rescored verdict) of the orders
+    inspected before ``before``, oldest first; ``compute_effective_verdict`` says what each
+    counts with."""
+    return (select(TestOrder.seller_id, TestOrder.inspected_at, Inspection.verdict,
+                   CriticalFinding.status, CriticalFinding.rescored_verdict)
+            .join(Inspection, Inspection.order_id == TestOrder.id)
+            .outerjoin(CriticalFinding, CriticalFinding.inspection_id == Inspection.id)
+            .where(Inspection.is_current.is_(True), TestOrder.inspected_at.is_not(None),
+                   TestOrder.inspected_at < before)
+            .order_by(TestOrder.inspected_at, TestOrder.id))
 
 
 SIGNAL_MONTHS = 6  # returns and claims per unit over this many months rank the sellers
@@ -119,12 +124,10 @@ def posteriors(sellers: Sequence[Seller], period: Period, drift: float) -> dict[
     end = _month_index(period.start)  # months before this one count
     starts = _label_starts(ids)
     counts: dict[int, dict[int, list[int]]] = {}
-    for seller_id, inspected_at, verdict in db.session.execute(
-            select(TestOrder.seller_id, TestOrder.inspected_at, Inspection.verdict)
-            .join(Inspection, Inspection.order_id == TestOrder.id)
-            .where(Inspection.is_current.is_(True), TestOrder.inspected_at.is_not(None),
-                   TestOrder.inspected_at < datetime.combine(period.start, time()))):
-        if not counts_verdict(verdict):
+    for seller_id, inspected_at, recorded, finding, rescored in db.session.execute(
+            _counted_verdicts(datetime.combine(period.start, time()))):
+        verdict = compute_effective_verdict(recorded, finding, rescored)
+        if verdict is None or inspected_at is None:  # awaiting a second inspector
             continue
         month = counts.setdefault(seller_id, {}).setdefault(_month_index(inspected_at), [0, 0])
         month[0 if verdict in DEFECT_VERDICTS else 1] += 1
@@ -165,13 +168,16 @@ def signal_auc() -> AucEstimate:
     inspected orders of sellers, against the claim percentile recorded when each was planned
     (first orders only, so targeted testing does not bias it)."""
     firsts: dict[int, tuple[bool, float | None]] = {}
-    for seller_id, verdict, percentile in db.session.execute(
-            select(TestOrder.seller_id, Inspection.verdict, TestOrder.claim_percentile)
+    for seller_id, verdict, finding, rescored, percentile in db.session.execute(
+            select(TestOrder.seller_id, Inspection.verdict, CriticalFinding.status,
+                   CriticalFinding.rescored_verdict, TestOrder.claim_percentile)
             .join(Inspection, Inspection.order_id == TestOrder.id)
+            .outerjoin(CriticalFinding, CriticalFinding.inspection_id == Inspection.id)
             .where(Inspection.is_current.is_(True), TestOrder.inspected_at.is_not(None))
             .order_by(TestOrder.inspected_at, TestOrder.id)):
-        if seller_id not in firsts and counts_verdict(verdict):
-            firsts[seller_id] = (verdict in DEFECT_VERDICTS, percentile)
+        counted = compute_effective_verdict(verdict, finding, rescored)
+        if seller_id not in firsts and counted is not None:
+            firsts[seller_id] = (counted in DEFECT_VERDICTS, percentile)
     return measure_auc([(defective, q) for defective, q in firsts.values() if q is not None])
 
 
@@ -197,7 +203,7 @@ def planning_inputs(period: Period) -> PlanInputs:
             ListingInput(item.id, item.monthly_units, item.price_cents))
     p_bad = posteriors(sellers, period, settings.drift)
     percentiles = claim_percentiles(claim_rates(ids, period))
-    waiting = awaiting_confirmation(ids)
+    waiting = sellers_with_pending()
     recent = recent_buyers(period.start)
     return PlanInputs(
         period=period,

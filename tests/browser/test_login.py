@@ -11,8 +11,9 @@ from demo.seed import DEMO_PASSWORD_SUFFIX
 
 NAV = {
     "vetting": ["Home", "Sellers", "Applications", "Listings"],
-    "inspector": ["Home", "Test orders", "Listings"],
-    "compliance": ["Home", "Sellers", "Applications", "Test orders", "Listings",
+    "inspector": ["Home", "Test orders", "Critical findings", "Listings"],
+    "compliance": ["Home", "Sellers", "Applications", "Test orders", "Critical findings",
+                   "Listings",
                    "Sampling plan", "Suspension reviews", "Reports", "Seller notices",
                    "Buyer identities", "Audit trail"],
     "admin": ["Home", "Reports", "Audit trail", "Staff accounts", "Webhooks", "API tokens"],

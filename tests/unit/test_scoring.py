@@ -25,6 +25,8 @@ from qc.scoring import (
     battery_floor,
     check_battery,
     compute_score,
+    compute_score_without_critical,
+    critical_failures,
     grades_below,
 )
 
@@ -415,3 +417,28 @@ def test_delivery_outcome_never_changes_the_result(
         inspection, outcomes=(*others, CheckpointOutcome("LOG-1", Severity.CRITICAL, passed))
     )
     assert compute_score(with_log) == compute_score(without)
+
+
+# --------------------------------------------------------------------------- rejected findings
+
+def test_critical_failures_name_the_checkpoints_that_make_the_verdict_critical() -> None:
+    assert critical_failures(facts()) == ()
+    assert critical_failures(facts(failed=("DISP-1",))) == ()
+    assert critical_failures(facts(failed=("LOCK-1", "DISP-1", "ID-2"))) == ("ID-2", "LOCK-1")
+    assert critical_failures(facts(swollen=True)) == ("BAT-1",)
+
+
+@pytest.mark.parametrize(("found", "verdict", "score"), [
+    (facts(failed=("LOCK-1",)), "conforming", 100),
+    (facts(failed=("LOCK-1", "DISP-1")), "major", 69),
+    (facts(failed=("LOCK-1",), observed="good"), "minor", 94),
+    (facts(swollen=True), "conforming", 100),
+    (facts(swollen=True, battery=70), "major", 69),  # the health below the floor still counts
+])
+def test_a_rejected_critical_finding_is_scored_on_the_other_results(
+        found: InspectionFacts, verdict: str, score: int) -> None:
+    assert compute_score(found).verdict == "critical"
+    rescored = compute_score_without_critical(found)
+    assert (rescored.verdict.value, rescored.score) == (verdict, score)
+    assert not any("critical" in reason for reason in rescored.reasons)
+    assert compute_score(found).verdict == "critical"  # the recorded facts are unchanged

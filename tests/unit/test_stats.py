@@ -125,7 +125,7 @@ def test_step_adds_and_clamps_at_zero() -> None:
     assert cusum_step(0.0, C, INC) == 0.0
     assert cusum_step(1.0, C, INC) == pytest.approx(1.0 - 0.171850, abs=1e-6)
     assert cusum_step(0.1, C, INC) == 0.0
-    # S kept above h after an overturned suspension keeps moving.
+    # S above h (a lowered h, or orders inspected after a signal) keeps moving.
     assert cusum_step(6.0, C, INC) == pytest.approx(6.0 + INC.w_clean)
     with pytest.raises(ValueError, match="non-negative"):
         cusum_step(-0.1, D, INC)
@@ -170,8 +170,8 @@ def test_signal_on_crossing_then_only_on_further_defects() -> None:
 
 
 def test_clean_orders_above_h_stay_silent() -> None:
-    # S is kept after an overturned suspension; clean orders that leave it above h must not
-    # suspend the seller again.
+    # Orders inspected after a signal (bought before the suspension) keep folding in; clean
+    # ones that leave S above h are not a new signal.
     result = replay([D, D, D, D, C, C], INC)
     assert all(s >= INC.h for s in result.path[3:])
     assert result.signals == (3,)

@@ -93,6 +93,8 @@ ACCESS_TABLE: dict[str, Declaration] = {
     "qc.order_close": Roles(INSPECTOR),
     "qc.order_inspect": Roles(INSPECTOR),
     "qc.order_amend": Roles(INSPECTOR),
+    "qc.order_critical": Roles(INSPECTOR),
+    "qc.critical_queue": Roles(INSPECTOR, COMPLIANCE),
     "qc.photo": Roles(INSPECTOR, COMPLIANCE),
     "qc.listings": Roles(VETTING, INSPECTOR, COMPLIANCE),
     "qc.listing_import": Roles(VETTING, COMPLIANCE),

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from core.db import db
 from qc.forms import checkpoint_field
 from qc.models import PlanningRun, TestOrder
-from qc.services import inspections, planning
-from tests.conftest import csrf_token, post_form
-from tests.factories import ListingFactory, SellerFactory
+from qc.services import critical_findings, inspections, planning
+from tests.conftest import csrf_token, post_form, sign_in
+from tests.factories import ListingFactory, SellerFactory, UserFactory
 from vetting.models import Seller
 
 NOW = datetime(2026, 6, 10, 12, 0)
@@ -125,3 +125,22 @@ def _orders(seller: Seller, count: int, start: datetime, status: str,
     db.session.add_all(orders)
     db.session.commit()
     return orders
+
+
+def second_inspector(app: Flask, email: str = "second.inspector@example.test",
+                     name: str = "Second Inspector") -> FlaskClient:
+    """A client signed in as another inspector (the one who confirms or rejects)."""
+    UserFactory(email=email, display_name=name, roles=["inspector"])
+    db.session.commit()
+    other = app.test_client()
+    assert sign_in(other, email).status_code == 302
+    return other
+
+
+def decide_critical(client: FlaskClient, order: TestOrder, decision: str, reason: str):  # type: ignore[no-untyped-def]
+    """Confirm or reject the order's pending critical finding through the order page."""
+    db.session.expire_all()
+    finding = critical_findings.pending_finding(order)
+    assert finding is not None, f"test order #{order.id} has no pending critical finding"
+    return post_form(client, f"/qc/orders/{order.id}/critical",
+                     {"decision": decision, "reason": reason, "version": finding.version})

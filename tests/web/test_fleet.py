@@ -21,6 +21,7 @@ from core.models import AuditEntry, User
 from qc.catalog import Severity
 from qc.decisions import compute_sampling_state
 from qc.models import (
+    CriticalFinding,
     Inspection,
     InspectionResult,
     Listing,
@@ -135,6 +136,18 @@ def test_rows_agree_with_the_rules(app: Flask, runner: FlaskCliRunner) -> None:
             assert seller.label_valid_until is not None  # renewed at each anniversary
             assert seller.label_valid_until >= AS_OF.date()
 
+    # Every critical verdict was confirmed on the device by a second inspector; an overturned
+    # suspension restarted the statistics with the head start h/2.
+    criticals = {i.id: i for i in db.session.execute(select(Inspection).where(
+        Inspection.verdict == "critical")).scalars()}
+    findings = list(db.session.execute(select(CriticalFinding)).scalars())
+    assert {f.inspection_id for f in findings} == set(criticals)
+    assert all(f.status == "confirmed" and f.reason and f.decided_by_id != f.found_by_id
+               and f.found_by_id == criticals[f.inspection_id].inspector_id for f in findings)
+    for event in db.session.execute(select(LabelEvent).where(
+            LabelEvent.kind == "restoration")).scalars():
+        assert json.loads(event.snapshot)["S"] == pytest.approx(plan.main.h / 2, abs=1e-4)
+
     # Suspensions pending review have a review; decided reviews have a reason and an officer.
     reviews = list(db.session.execute(select(SuspensionReview)).scalars())
     pending_events = count(select(LabelEvent).where(LabelEvent.pending_review.is_(True))
@@ -174,7 +187,7 @@ def digest() -> str:
     h = hashlib.sha256()
     models = [Seller, Listing, SamplingSettings, PlanningRun, TestOrder, Inspection,
               InspectionResult, LabelEvent, SuspensionReview, SellerCase, SellerStatistics,
-              AuditEntry]
+              CriticalFinding, AuditEntry]
     for model in models:
         table = model.__table__
         for row in db.session.execute(select(table).order_by(*table.primary_key.columns)):

@@ -21,9 +21,9 @@ from compliance import reports
 from compliance.models import Report, SellerCase, SuspensionReview
 from core.db import db
 from qc.forms import checkpoint_field
-from qc.models import BuyerIdentity, Listing, PlanningRun, TestOrder
-from qc.services import inspections, plan_settings
-from tests.factories import BuyerIdentityFactory, ListingFactory, SellerFactory
+from qc.models import BuyerIdentity, CriticalFinding, Listing, PlanningRun, TestOrder
+from qc.services import critical_findings, inspections, plan_settings
+from tests.factories import BuyerIdentityFactory, ListingFactory, SellerFactory, UserFactory
 from tests.web.hostile import (
     Current,
     Poster,
@@ -199,6 +199,40 @@ def test_inspection_form(app: Flask, client: FlaskClient, login: Callable[..., o
             assert inspection.notes == (first(fields["notes"]) or "").strip()
             assert inspection.battery_cycles == (None if not first(fields["battery_cycles"])
                                                  else int(first(fields["battery_cycles"])))
+
+    run()
+
+
+def test_critical_decision_form(app: Flask, client: FlaskClient,
+                                login: Callable[..., object]) -> None:
+    app.config["CLOCK"] = lambda: NOW
+    login("inspector")
+    poster = Poster(client)
+    finder = UserFactory(email="finder@example.test", roles=["inspector"])
+    db.session.commit()
+    codes = [c.code for c in inspections.checkpoints_for("smartphone")]
+
+    @web_settings
+    @given(decision=hostile(st.sampled_from(["confirm", "reject"])),
+           reason=hostile(words, (2000,)), version=hostile(st.just("current"), numeric=True))
+    def run(decision: Any, reason: Any, version: Any) -> None:
+        order = make_order("received")
+        inspections.submit_inspection(order, inspections.InspectionInput(
+            observed_grade="excellent", battery_percent=90, battery_cycles=10,
+            battery_swollen=False, cable_missing=False, notes="",
+            outcomes={c: (c != "LOCK-1", "") for c in codes}), finder)
+        db.session.commit()
+        finding = critical_findings.pending_finding(order)
+        assert finding is not None
+        if first(version) == "current":
+            version = Current(lambda: fresh(CriticalFinding, finding.id).version)
+        outcome = poster.post(f"/qc/orders/{order.id}/critical", encode(
+            {"decision": decision, "reason": reason, "version": version}))
+        if outcome.accepted:
+            stored = fresh(CriticalFinding, finding.id)
+            assert stored.status == {"confirm": "confirmed", "reject": "rejected"}[
+                first(decision)]
+            assert stored.reason == first(reason).strip()
 
     run()
 

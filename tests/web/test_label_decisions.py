@@ -16,11 +16,18 @@ from compliance.models import SellerCase, SuspensionReview
 from core import audit
 from core.db import db
 from core.models import AuditEntry
-from qc.models import SellerStatistics, TestOrder
+from qc.models import CriticalFinding, SellerStatistics, TestOrder
 from qc.services import inspections, label_decisions, plan_settings
 from tests.conftest import post_form, sign_in
 from tests.factories import ListingFactory, SellerFactory, UserFactory
-from tests.web.qc_helpers import NOW, inspect, planned_orders, received_orders
+from tests.web.qc_helpers import (
+    NOW,
+    decide_critical,
+    inspect,
+    planned_orders,
+    received_orders,
+    second_inspector,
+)
 from vetting import events as label_events
 from vetting.models import LabelEvent, Seller
 
@@ -143,12 +150,18 @@ def test_seller_from_active_through_suspension_and_probation_back_to_active(
     assert audit.verify_chain().ok
 
 
-def test_critical_verdict_suspends_at_once_and_overturn_needs_a_reason(
+def test_confirmed_critical_verdict_suspends_and_overturn_needs_a_reason(
         app: Flask, client: FlaskClient, login: Callable[..., object]) -> None:
     app.config["CLOCK"] = lambda: NOW
     seller = active_seller()
     login("inspector", "compliance")
-    inspect_all(client, received_orders(seller, 1), failed=("LOCK-1",))
+    order = received_orders(seller, 1)[0]
+    inspect_all(client, [order], failed=("LOCK-1",))
+    seller = reload(seller)
+    assert seller.label_status == "active"  # one inspector's critical verdict waits
+    assert seller.sampling_state == "tightened"
+    assert decide_critical(second_inspector(app), order, "confirm",
+                           "Activation lock is on.").status_code == 302
     seller = reload(seller)
     assert seller.label_status == "suspended"
     review = db.session.execute(select(SuspensionReview)).scalar_one()
@@ -162,7 +175,9 @@ def test_critical_verdict_suspends_at_once_and_overturn_needs_a_reason(
         "version": review.version})
     seller = reload(seller)
     assert seller.label_status == "active"
-    assert stats(seller).critical == 1  # S and counts are kept
+    row = stats(seller)
+    assert row.critical == 1  # the counts are kept
+    assert row.s == pytest.approx(H / 2, abs=1e-3)  # the head start of an overturn
 
 
 def test_amendment_after_suspension_keeps_it_for_the_reviewer(
@@ -172,6 +187,7 @@ def test_amendment_after_suspension_keeps_it_for_the_reviewer(
     login("inspector")
     order = received_orders(seller, 1)[0]
     inspect_all(client, [order], failed=("LOCK-1",))
+    decide_critical(second_inspector(app), order, "confirm", "Lock confirmed on the device.")
     assert reload(seller).label_status == "suspended"
     response = inspect(client, order, amend=True, amend_reason="Lock was cleared after reboot")
     assert response.status_code == 302
@@ -346,6 +362,7 @@ def test_amendment_that_keeps_a_critical_verdict_does_not_suspend_again(
     login("inspector", "compliance")
     order = received_orders(seller, 1)[0]
     inspect_all(client, [order], failed=("LOCK-1",))
+    decide_critical(second_inspector(app), order, "confirm", "Lock confirmed on the device.")
     review = db.session.execute(select(SuspensionReview)).scalar_one()
     post_form(client, f"/compliance/reviews/{review.id}", {
         "decision": "overturn", "reason": "Inspector error", "version": review.version})
@@ -355,6 +372,9 @@ def test_amendment_that_keeps_a_critical_verdict_does_not_suspend_again(
     assert response.status_code == 302
     assert reload(seller).label_status == "active"
     assert len(db.session.execute(select(SuspensionReview)).scalars().all()) == 1
+    # the confirmation stands for the same failed checkpoint: nothing new to confirm
+    finding = db.session.execute(select(CriticalFinding)).scalar_one()
+    assert finding.status == "confirmed"
 
 
 def test_a_plan_change_applies_from_then_on(app: Flask, client: FlaskClient,
@@ -383,7 +403,10 @@ def test_revocation_closes_the_pending_review(app: Flask, client: FlaskClient,
     app.config["CLOCK"] = lambda: NOW
     seller = active_seller()
     login("inspector", "compliance")
-    inspect_all(client, received_orders(seller, 1), failed=("ID-2",))
+    order = received_orders(seller, 1)[0]
+    inspect_all(client, [order], failed=("ID-2",))
+    decide_critical(second_inspector(app), order, "confirm", "IMEI is on the blacklist.")
+    assert reload(seller).label_status == "suspended"
     assert post_form(client, f"/compliance/sellers/{seller.id}/revoke",
                      {"reason": "Stolen devices"}).status_code == 302
     assert reload(seller).label_status == "revoked"

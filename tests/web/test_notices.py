@@ -27,7 +27,7 @@ from core.db import db
 from core.models import AuditEntry, User
 from qc.forecast import FIGURES_SCOPE
 from qc.models import TestOrder
-from qc.services import inspections, label_decisions
+from qc.services import critical_findings, inspections, label_decisions
 from tests.conftest import post_form
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, planned_orders, received_orders
@@ -188,9 +188,16 @@ def test_critical_verdict_notice_names_the_zero_tolerance_rule(app: Flask,
     seller = active_seller()
     order = received_orders(seller, 1)[0]
     inspect([order], inspector, failed=("LOCK-1",))
+    assert count(Notice) == 0  # one inspector's critical verdict waits for a second one
+    clock(app, datetime(2026, 6, 11, 9, 30))
+    second = UserFactory(email="second@example.test", roles=["inspector"])
+    critical_findings.decide_finding(critical_findings.pending_finding(order), True,
+                                     "Activation lock still on the device.", second)
+    db.session.commit()
     text = notice_of("suspension_pending", seller).body_text
     assert "Zero tolerance for critical defects" in text
     assert f"failed on test order #{order.id}" in text
+    assert "The critical finding was confirmed by a second inspector on 2026-06-11." in text
     assert f"Test order #{order.id}, inspected 2026-06-10, Galaxy S22 256 GB: critical" in text
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from compliance.models import SuspensionReview
 from core.db import db
-from qc.models import Inspection, MarketplaceSignal, SellerStatistics
+from qc.models import CriticalFinding, Inspection, MarketplaceSignal, SellerStatistics
 from tests.factories import BuyerIdentityFactory, ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, received_orders
 from vetting.models import Application, LabelEvent
@@ -61,9 +61,17 @@ def build(app: Flask, sellers: int, orders_each: int) -> int:
             if n % 2:
                 order.status = "inspected"
                 order.inspected_at = NOW
-                db.session.add(Inspection(order_id=order.id, version=1, is_current=True,
-                                          inspector_id=staff.id, observed_grade="good",
-                                          verdict="conforming", score=100))
+                inspection = Inspection(order_id=order.id, version=1, is_current=True,
+                                        inspector_id=staff.id, observed_grade="good",
+                                        verdict="critical" if n == 1 else "conforming",
+                                        score=0 if n == 1 else 100)
+                db.session.add(inspection)
+                if n == 1:  # one critical finding per seller waits for a second inspector
+                    db.session.flush()
+                    db.session.add(CriticalFinding(
+                        order_id=order.id, seller_id=seller.id, inspection_id=inspection.id,
+                        checkpoints='["LOCK-1"]', found_by_id=staff.id, opened_at=NOW,
+                        due_on=NOW.date()))
         event_row = LabelEvent(seller_id=seller.id, from_status="active", to_status="suspended",
                                reason="test", actor="system", pending_review=True)
         db.session.add(event_row)
@@ -79,6 +87,7 @@ PAGES = {
     "applications": "/vetting/applications",
     "inspector queue (receive)": "/qc/orders?queue=receive",
     "inspector queue (all)": "/qc/orders?queue=all",
+    "critical findings queue": "/qc/critical",
     "review queue": "/compliance/reviews",
     "home dashboards": "/",
     "listings": "/qc/listings",
