@@ -47,7 +47,8 @@ Measures (``RunResult``; the report gives means over runs with their standard er
 - sellers at >= 20% still selling 12 months after they start or turn bad (those with 12
   months of follow-up), and launch sellers at >= 20% still selling at the end;
 - median months from starting or turning bad (>= 20%) to suspension (never suspended counts
-  as longer than any follow-up; "> months" when fewer than half are suspended);
+  as longer than any follow-up; "> months" when fewer than half are suspended), and the
+  median among those suspended;
 - good sellers suspended for a true (confirmed) critical defect, apart: the zero-tolerance
   rule working as meant, not an error;
 - defective units sold by sellers while they are bad (>= 15%): units x p summed over the
@@ -250,6 +251,7 @@ class RunResult:
     worse_selling_after_12: float | None  # % of >= 20% sellers still selling 12 months on
     launch_worse_selling_end: float | None  # % of launch sellers at >= 20% still selling
     median_months_to_suspend: float | None  # None: fewer than half suspended
+    median_months_suspended: float | None  # among those suspended only
     defective_units: float  # units x p summed over months sold while at >= 15%
     measured_auc: float | None  # the AUC the planner measured by the end (new rules)
 
@@ -449,7 +451,10 @@ def _measure(config: WorldConfig, world: _World, lives: Sequence[_Live], rules: 
         worse_selling_after_12=_pct(sum(followed), len(followed)),
         launch_worse_selling_end=_pct(sum(1 for i in launch_worse if lives[i].suspended is None),
                                       len(launch_worse)),
-        median_months_to_suspend=median, defective_units=units, measured_auc=auc)
+        median_months_to_suspend=median,
+        median_months_suspended=(float(statistics.median(finite)) if (finite := [
+            w for w in waits if math.isfinite(w)]) else None),
+        defective_units=units, measured_auc=auc)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -532,12 +537,15 @@ def format_comparison(result: Comparison) -> str:
         [_cell([x.launch_worse_selling_end for x in rs], 1, "%") for rs in runs])
     row("median months to suspension (>= 20%)",
         [_median_cell(rs, config.months) for rs in runs])
-    base = [x.defective_units for x in runs[0]]
+    row("  among those suspended",
+        [_cell([x.median_months_suspended for x in rs], 1) for rs in runs])
     row("defective units sold while bad (>= 15%)",
         [_cell([x.defective_units for x in rs], 0) for rs in runs])
-    row(f"  relative to the {rules[0]} rules",
-        [_cell([100.0 * x.defective_units / b for x, b in zip(rs, base, strict=True)], 1, "%")
-         for rs in runs])
+    for reference in rules[:-1]:  # each against the same worlds under an earlier rule set
+        base = [x.defective_units for x in result.runs[reference]]
+        row(f"  relative to the {reference} rules",
+            [_cell([100.0 * x.defective_units / b for x, b in zip(rs, base, strict=True)], 1,
+                   "%") for rs in runs])
     row("orders used a month, mean",
         [_cell([statistics.fmean(x.orders_by_month) for x in rs], 1) for rs in runs])
     row("orders used a month, max over runs",
