@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from core import audit
 from core.clock import utcnow
@@ -252,14 +252,16 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
     db.session.add(run)
     flush_or_conflict("plan", f"{period.key} was planned by another process a moment ago.")
     percentiles = {s.seller_id: s.claim_percentile for s in inputs.sellers}
-    db.session.add_all(TestOrder(
-        run_id=run.id, seller_id=o.seller_id, listing_id=o.listing_id, planned_at=o.planned_at,
-        buyer_account=o.buyer_account, buyer_identity_id=o.buyer_id,
-        sampling_state=o.sampling_state.value, protected=False, confirmation=o.confirmation,
-        claim_percentile=percentiles[o.seller_id], cost_cents=o.cost_cents,
-        status=OrderStatus.PLANNED.value)
-        for o in plan.orders)
-    db.session.flush()
+    if plan.orders:  # one bulk INSERT: a fleet's month can hold thousands of orders
+        now = utcnow()
+        db.session.execute(insert(TestOrder), [{
+            "run_id": run.id, "seller_id": o.seller_id, "listing_id": o.listing_id,
+            "planned_at": o.planned_at, "buyer_account": o.buyer_account,
+            "buyer_identity_id": o.buyer_id, "sampling_state": o.sampling_state.value,
+            "protected": False, "confirmation": o.confirmation,
+            "claim_percentile": percentiles[o.seller_id], "cost_cents": o.cost_cents,
+            "status": OrderStatus.PLANNED.value, "cancel_reason": "", "updated_at": now,
+            "version": 1} for o in plan.orders])
     _seal_seed(period.key, seed)
     audit.record("plan.created", "planning_run", run.id,
                  {**plan_created_payload(columns, plan), "notes": notes}, actor)

@@ -1,18 +1,22 @@
-"""What a planning run records beside its orders (qc/plan_records.py): the shortfall against
-the reference rates, the signal sentence and the run's notes."""
+"""What a planning run records beside its orders (qc/plan_records.py): the posterior P(bad)
+it records for a seller, the shortfall against the reference rates, the signal sentence and
+the run's notes."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
-from qc.allocation import AucEstimate, SellerAllocation
+from qc.allocation import AucEstimate, SellerAllocation, posterior_bad, prior
 from qc.plan_records import (
+    POSTERIOR_HORIZON_MONTHS,
+    compute_p_bad,
     compute_shortfall,
     describe_shortfall,
     describe_signal,
+    month_index,
     plan_notes,
     signal_record,
 )
@@ -146,3 +150,34 @@ def test_plan_notes_say_the_signal_was_ignored_when_the_plan_did_not_use_it() ->
     assert notes["signal"]["used"] is False  # the inputs carry no AUC in use
     assert notes["signal"]["text"] == "Returns/claims were not used for this allocation."
     assert (notes["unallocated"], notes["shortfall_text"], notes["warnings"]) == (0, [], [])
+
+
+# ---------------------------------------------------------------- the recorded posterior
+
+
+def test_the_posterior_reads_the_months_from_the_grant_to_the_month_before_the_period() -> None:
+    march, june = month_index(date(2026, 3, 9)), month_index(date(2026, 6, 2))
+    by_month = {march: [1, 2], june: [3, 0]}  # June's orders come after the June plan
+    p_bad = compute_p_bad(date(2026, 1, 15), PERIOD, by_month, drift=0.01)
+    assert p_bad == posterior_bad([(0, 0), (0, 0), (1, 2), (0, 0), (0, 0)], 0.01)
+
+
+def test_a_seller_granted_this_month_or_never_has_the_fleet_prior() -> None:
+    prior_bad = sum(w for w, p in zip(prior(), [(k + 0.5) / 100 for k in range(50)],
+                                      strict=True) if p >= 0.15)
+    assert compute_p_bad(date(2026, 6, 1), PERIOD, {}) == pytest.approx(prior_bad)
+    assert compute_p_bad(None, PERIOD, {}) == pytest.approx(0.10)
+
+
+def test_orders_before_the_recorded_grant_still_count() -> None:
+    december = month_index(date(2025, 12, 3))
+    p_bad = compute_p_bad(date(2026, 2, 1), PERIOD, {december: [0, 4]})
+    assert p_bad == posterior_bad([(0, 4), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0)])
+
+
+def test_the_posterior_reads_at_most_ten_years() -> None:
+    old = month_index(date(2010, 1, 1))
+    recent = month_index(date(2026, 5, 1))
+    assert POSTERIOR_HORIZON_MONTHS == 120
+    p_bad = compute_p_bad(date(2010, 1, 1), PERIOD, {old: [5, 0], recent: [0, 1]})
+    assert p_bad == posterior_bad([(0, 0)] * 119 + [(0, 1)])
