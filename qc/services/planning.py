@@ -180,10 +180,10 @@ def planning_inputs(period: Period, estimate: AucEstimate | None = None) -> Plan
         .scalars())
     ids = [s.id for s in sellers]
     listings: dict[int, list[ListingInput]] = {}
-    for item in db.session.execute(select(Listing).where(Listing.active.is_(True))
-                                   .order_by(Listing.seller_id, Listing.id)).scalars():
-        listings.setdefault(item.seller_id, []).append(
-            ListingInput(item.id, item.monthly_units, item.price_cents))
+    for seller_id, listing_id, units, price in db.session.execute(
+            select(Listing.seller_id, Listing.id, Listing.monthly_units, Listing.price_cents)
+            .where(Listing.active.is_(True)).order_by(Listing.seller_id, Listing.id)):
+        listings.setdefault(seller_id, []).append(ListingInput(listing_id, units, price))
     p_bad = posteriors(sellers, period, settings.drift)
     percentiles = claim_percentiles(claim_rates(ids, period))
     waiting = awaiting_confirmation(ids)
