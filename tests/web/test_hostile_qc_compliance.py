@@ -97,7 +97,12 @@ def test_sampling_plan_form(client: FlaskClient, login: Callable[..., object]) -
             assert settings.budget_orders == int(first(data["budget_orders"])) >= 1
             assert 0 <= settings.floor_rate <= 1
             assert settings.floor_rate == float(money(data["floor_rate"]))
-            assert (settings.h_override_reason != "") == (money(data["h_override"]) is not None)
+            override = first(data["h_override"])  # missing: the form keeps the one in force
+            if override is not None and money(override) is not None:
+                assert settings.h == float(money(override))
+                assert settings.h_override_reason.strip()
+            elif override == "":
+                assert settings.h_override_reason == ""
             assert settings.accounts == [a.strip() for a in
                                          first(data["buyer_accounts"]).splitlines()
                                          if a.strip()]
