@@ -11,9 +11,10 @@
    the URL is created if missing.
 2. Runs `bench/bench_core.py` (evaluation vs the bare scan, planning, incremental decision
    with 10 and 1,000 orders of history, CSV export), `bench/bench_pages.py` (wrk against
-   `gunicorn -w 2`, 8 connections, worker RSS) and `bench/bench_reports.py` (dossier with 60
-   orders, period report for 3,000 sellers, on a database of its own) as child processes,
-   each writing its figures as JSON.
+   `gunicorn -w 2`, 8 connections, worker RSS), `bench/bench_reports.py` (dossier with 60
+   orders, period report for 3,000 sellers, on a database of its own) and
+   `bench/bench_planning.py` (planning a month for 3,000 sellers with posteriors, on a
+   SQLite database of its own) as child processes, each writing its figures as JSON.
 3. Prints one table (figure, measured, target, met/MISSED) and writes it, with the machine
    and the commands, to `bench/results/<sqlite|postgresql>.md`; exits 1 if a target was
    missed.
@@ -108,7 +109,8 @@ def build_fleet(args: argparse.Namespace, env: dict[str, str]) -> float | None:
 
 
 def figures(build_s: float | None, core: dict, pages: dict | None,  # type: ignore[type-arg]
-            reports: dict | None) -> list[Figure]:  # type: ignore[type-arg]
+            reports: dict | None,  # type: ignore[type-arg]
+            planning: dict | None = None) -> list[Figure]:  # type: ignore[type-arg]
     """The table of figures against the targets of the performance issue."""
     out = []
     if build_s is not None:
@@ -127,6 +129,11 @@ def figures(build_s: float | None, core: dict, pages: dict | None,  # type: igno
                       "flat (< 1.5x)", long_ / short < 1.5))
     out.append(Figure("3", f"planning {core['period']} for the fleet (median)",
                       f"{core['planning_s']:.3f} s", "< 2 s", core["planning_s"] < 2))
+    if planning is not None:
+        out.append(Figure("3", f"planning a month for {planning['sellers']:,} sellers with "
+                          "posteriors and signals, SQLite (median; CPU "
+                          f"{planning['cpu_s']:.3f} s)", f"{planning['median_s']:.3f} s",
+                          "< 2 s", planning["median_s"] < 2))
     if pages is not None:
         for page in pages["pages"]:
             out.append(Figure("4", f"p95 {page['name']} ({page['errors']} errors)",
@@ -189,6 +196,7 @@ def main() -> None:
                         help="seconds of wrk load per page")
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-reports", action="store_true")
+    parser.add_argument("--skip-planning", action="store_true")
     args = parser.parse_args()
     dialect = make_url(args.database_url).get_backend_name()
     started = datetime.now(UTC)
@@ -209,7 +217,12 @@ def main() -> None:
             run([PYTHON, "bench/bench_reports.py", "--json", str(work / "reports.json")],
                 env, 1800)
             reports = json.loads((work / "reports.json").read_text())
-    rows = figures(build_s, core, pages, reports)
+        planning = None
+        if not args.skip_planning:
+            run([PYTHON, "bench/bench_planning.py", "--json", str(work / "planning.json")],
+                env, 1800)
+            planning = json.loads((work / "planning.json").read_text())
+    rows = figures(build_s, core, pages, reports, planning)
     report = "\n".join([
         f"# Benchmark suite on {dialect}",
         "",
@@ -217,7 +230,8 @@ def main() -> None:
         f"Command: `{Path(PYTHON).name} bench/suite.py --database-url "
         f"{make_url(args.database_url).render_as_string(hide_password=True)}"
         f"{' --skip-pages' if args.skip_pages else ''}"
-        f"{' --skip-reports' if args.skip_reports else ''}` "
+        f"{' --skip-reports' if args.skip_reports else ''}"
+        f"{' --skip-planning' if args.skip_planning else ''}` "
         f"({'fleet built in this run' if build_s is not None else 'fleet reused'}; "
         f"{core['sellers']} sellers, {core['inspections']:,} inspections; "
         f"{args.page_seconds} s of load per page).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -44,6 +45,25 @@ def plan_command(period: str) -> None:
     db.session.commit()
     click.echo(f"planned {run.period}: {run.orders_planned} orders, {run.orders_dropped} "
                f"dropped for budget, commitment {run.commitment}")
+    _echo_notes(planning.run_notes(run))
+
+
+def _echo_notes(notes: dict[str, Any]) -> None:
+    """A run's budget, threshold, signal, shortfall and warnings (format-2 plans)."""
+    if not notes:
+        return
+    threshold = notes["threshold"]
+    click.echo(f"  budget: {notes['budget_orders']} orders a month, {notes['orders']} planned"
+               + (f", {notes['unallocated']} not needed" if notes.get("unallocated") else ""))
+    click.echo(f"  threshold: h = {threshold['h']:.2f} in force"
+               + (f" (overridden: {threshold['reason']})" if threshold["overridden"] else "")
+               + f"; the budget allows {threshold['budget_h']:.2f} "
+               f"({threshold['orders_per_seller']:.2f} orders per seller a month)")
+    click.echo(f"  signal: {notes['signal']['text']}")
+    for line in notes["shortfall_text"] or ["none"]:
+        click.echo(f"  shortfall: {line}")
+    for line in notes["warnings"]:
+        click.echo(f"  warning: {line}")
 
 
 @qc_cli.command("plan-due")
@@ -80,10 +100,13 @@ def verify_plan_command(period: str) -> None:
         check = planning.verify_plan(period)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
+    run = planning.get_run(check.period)
     if check.match:
         click.echo(f"{check.period}: match (commitment holds; stored orders equal the plan "
                    "re-derived from the seed)")
+        _echo_notes(planning.run_notes(run) if run else {})
         return
+    _echo_notes(planning.run_notes(run) if run else {})
     click.echo(f"{check.period}: MISMATCH", err=True)
     if not check.commitment_ok:
         click.echo("  the revealed seed does not match the commitment", err=True)

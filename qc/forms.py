@@ -77,12 +77,33 @@ class SignalImportForm(FlaskForm):
 
 
 class SamplingSettingsForm(FlaskForm):
-    rate_onboarding = _rate("Onboarding (orders a month)")
-    rate_normal = _rate("Normal")
-    rate_reduced = _rate("Reduced (0.5 = every other month on average)")
-    rate_tightened = _rate("Tightened (also probation)")
+    # The rules (budget at least the floor's cost, floor at most 1, a reason with an
+    # override...) live in plan_settings.check_allocation; the form checks shape only.
+    budget_orders = IntegerField("Monthly budget (test orders)", validators=[
+        InputRequired(), NumberRange(min=0, max=100_000)],
+        description="Never exceeded: the plan shares these orders out by risk.")
     budget_eur = NumberField("Monthly budget (euros)", places=2, validators=[
-        InputRequired(), NumberRange(min=0, max=100_000_000)])
+        InputRequired(), NumberRange(min=0, max=100_000_000)],
+        description="Whichever budget binds first decides; orders over it are cut, the "
+                    "least valuable first.")
+    floor_rate = NumberField("Floor (orders a month per seller)", places=4,
+                             validators=[InputRequired()],
+                             description="Every seller in force keeps this expected rate, "
+                                         "so nobody is untestable.")
+    block_max = IntegerField("Block size (orders)", validators=[InputRequired()],
+                             description="The most orders one seller gets beyond the floor "
+                                         "in a month.")
+    min_auc = NumberField("Signal's minimum AUC", places=3, validators=[InputRequired()],
+                          description="Returns and claims sharpen the allocation only when "
+                                      "they predict verdicts at least this well.")
+    h_override = NumberField("Override the threshold h", places=2, validators=[Optional()],
+                             description="Leave empty to use the budget's choice.")
+    h_reason = TextAreaField("Reason for the override", validators=[Optional(),
+                                                                     Length(max=2000)])
+    rate_onboarding = _rate("Onboarding")
+    rate_normal = _rate("Normal")
+    rate_reduced = _rate("Reduced")
+    rate_tightened = _rate("Tightened (also probation)")
     buyer_accounts = TextAreaField("Buyer accounts to rotate (one per line)",
                                    validators=[DataRequired(), Length(max=5000)])
     p0 = _probability("Acceptable defect rate p0")

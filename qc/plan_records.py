@@ -19,15 +19,17 @@ import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
 from qc import sampling_v1
-from qc.allocation import AucEstimate
+from qc.allocation import DEFAULT_DRIFT, MIN_AUC_ORDERS, AucEstimate, posterior_bad
 from qc.buyers import BuyerInput
 from qc.sampling import (
     INPUTS_FORMAT_VERSION,
     ListingInput,
+    Period,
     Plan,
     PlanInputs,
     PlannedOrder,
@@ -44,21 +46,57 @@ AnyOrder = PlannedOrder | sampling_v1.PlannedOrder
 
 __all__ = [
     "MAX_REPORTED_DIFFERENCES",
+    "POSTERIOR_HORIZON_MONTHS",
+    "compute_p_bad",
     "compute_plan_differences",
     "compute_shortfall",
     "describe_shortfall",
     "compute_verify_result",
     "derive_plan",
+    "describe_signal",
     "inputs_from_json",
     "inputs_to_json",
+    "month_index",
     "plan_created_payload",
     "plan_fingerprint",
     "plan_notes",
     "plan_run_columns",
     "seed_revealed_payload",
+    "signal_record",
 ]
 
 MAX_REPORTED_DIFFERENCES = 20  # differences kept in a run's verification result
+
+
+POSTERIOR_HORIZON_MONTHS = 120  # months of verdict history a posterior reads at most
+
+
+# --- the recorded posterior ------------------------------------------------------------------
+
+
+def month_index(day: date | datetime) -> int:
+    """A calendar month as one integer (year * 12 + month - 1), for counting by month."""
+    return day.year * 12 + day.month - 1
+
+
+def compute_p_bad(start: date | None, period: Period, by_month: Mapping[int, Sequence[int]],
+                  drift: float = DEFAULT_DRIFT) -> float:
+    """A seller's P(p >= 15%) as ``period``'s plan records it: ``qc.allocation.posterior_bad``
+    over the months from the month of ``start`` (its first label grant; the period itself
+    when None), or of its first inspected order if earlier, to the month before ``period``,
+    at most ``POSTERIOR_HORIZON_MONTHS`` of them. ``by_month`` holds [defective, clean]
+    inspected orders by ``month_index``; months from ``period`` on are left out."""
+    end = month_index(period.start)
+    first = month_index(start if start is not None else period.start)
+    earlier = [m for m in by_month if m < end]
+    if earlier:
+        first = min(first, min(earlier))
+    first = max(first, end - POSTERIOR_HORIZON_MONTHS)
+    months = []
+    for m in range(first, end):
+        defects, clean = by_month.get(m, (0, 0))
+        months.append((defects, clean))
+    return posterior_bad(months, drift)
 
 
 # --- storage and verification ----------------------------------------------------------------
@@ -350,8 +388,9 @@ def plan_created_payload(run: Mapping[str, Any], plan: AnyPlan) -> dict[str, Any
 
 def compute_shortfall(inputs: PlanInputs, plan: Plan,
                       rates: Mapping[SamplingState, float]) -> list[dict[str, Any]]:
-    """Per sampling state: the sellers, the orders the per-state reference rates would want
-    with no budget limit, and the orders the plan gave them."""
+    """Per sampling state (probation counted as tightened, as planned), for the sellers with
+    listings: how many, the orders the per-state reference rates would want with no budget
+    limit (``sellers x rate``, 2 decimals), and the orders the plan kept for them."""
     states = {s.seller_id: (SamplingState.TIGHTENED if s.on_probation else s.state)
               for s in inputs.sellers if s.listings}
     got = Counter(states[o.seller_id] for o in plan.orders)
@@ -362,26 +401,59 @@ def compute_shortfall(inputs: PlanInputs, plan: Plan,
 
 
 def describe_shortfall(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Sentences for the states that got fewer orders than their reference rate wants."""
+    """Sentences for the states that got fewer orders than their reference rates want, e.g.
+    "tightened sellers (15) wanted 60 orders, got 40"."""
     return [f"{row['state']} sellers ({row['sellers']}) wanted {row['wanted']:g} orders, "
             f"got {row['got']}" for row in rows if row["got"] < row["wanted"]]
+
+
+def signal_record(auc: AucEstimate, min_auc: float, used: bool) -> dict[str, Any]:
+    """The returns/claims signal as a run records it: the measured AUC, its 95% interval,
+    the first orders behind it, the minimum AUC and whether allocation used it; "text" says
+    so in a sentence (``describe_signal``)."""
+    record: dict[str, Any] = {"auc": auc.auc, "low": auc.low, "high": auc.high,
+                              "defective": auc.defective, "clean": auc.clean,
+                              "min_auc": min_auc, "used": used}
+    record["text"] = describe_signal(record)
+    return record
+
+
+def describe_signal(signal: Mapping[str, Any]) -> str:
+    """Whether the returns/claims signal sharpens the allocation, in one sentence."""
+    auc, min_auc = signal["auc"], signal["min_auc"]
+    if auc is None:
+        return (f"Not enough first orders yet ({signal['defective']} defective and "
+                f"{signal['clean']} clean; {MIN_AUC_ORDERS} of each are needed): "
+                "returns/claims are ignored for allocation.")
+    if signal["used"]:
+        return (f"At least {min_auc:g}: returns/claims sharpen the allocation (never a label "
+                "decision).")
+    if auc < min_auc:
+        return f"Below {min_auc:g}: returns/claims are ignored for allocation."
+    if auc >= 1:
+        return ("An AUC of 1 cannot be weighed (the model needs it below 1): returns/claims "
+                "are ignored for allocation.")
+    return "Returns/claims were not used for this allocation."
 
 
 def plan_notes(inputs: PlanInputs, plan: Plan, rates: Mapping[SamplingState, float],
                threshold: Mapping[str, Any], auc: AucEstimate, min_auc: float
                ) -> dict[str, Any]:
-    """What a run records beside its orders: the threshold in force and the budget's choice,
-    the signal's measured AUC and whether it was used, the shortfall and the warnings."""
+    """What a run records beside its orders: the budget and the orders it gave out, the
+    threshold in force and the budget's choice, the signal's measured AUC and whether it was
+    used, the shortfall against the reference rates (rows and sentences) and the warnings."""
     shortfall = compute_shortfall(inputs, plan, rates)
-    confirmation = sum(1 for row in plan.allocation if row.confirmation)
+    allocated = sum(row.count for row in plan.allocation)
     return {
+        "inputs_format": INPUTS_FORMAT_VERSION,
         "budget_orders": inputs.budget_orders,
+        "budget_cents": inputs.budget_cents,
         "orders": len(plan.orders),
+        "dropped": len(plan.dropped),
+        "unallocated": max(0, inputs.budget_orders - allocated),
         "threshold": dict(threshold),
-        "signal": {"auc": auc.auc, "low": auc.low, "high": auc.high,
-                   "defective": auc.defective, "clean": auc.clean, "min_auc": min_auc,
-                   "used": inputs.signal_auc is not None},
-        "confirmation_tier": confirmation,
+        "signal": signal_record(auc, min_auc, inputs.signal_auc is not None),
+        "confirmation_tier": sum(1 for row in plan.allocation if row.confirmation),
         "shortfall": shortfall,
         "shortfall_text": describe_shortfall(shortfall),
         "warnings": list(plan.warnings),

@@ -41,7 +41,7 @@ from qc.forms import (
     inspection_form,
 )
 from qc.listing_csv import LISTING_COLUMNS
-from qc.models import InspectionPhoto, TestOrder
+from qc.models import InspectionPhoto, SamplingSettings, TestOrder
 from qc.orders import Disposition, FailureSide, OrderStatus, PackageCondition
 from qc.services import (
     critical_findings,
@@ -313,37 +313,68 @@ def signal_import() -> Page:
 # ---------------------------------------------------------------- sampling plan
 
 
+def _settings_form(settings: SamplingSettings) -> SamplingSettingsForm:
+    """The settings form, filled with the version in force (its override, if any, too)."""
+    return SamplingSettingsForm(
+        obj=settings, budget_eur=Decimal(settings.budget_cents) / 100,
+        buyer_accounts="\n".join(settings.accounts),
+        h_override=Decimal(str(settings.h)) if settings.h_override_reason else None,
+        h_reason=settings.h_override_reason)
+
+
+def _form_rates(form: SamplingSettingsForm) -> dict[SamplingState, float]:
+    return {SamplingState.ONBOARDING: float(form.rate_onboarding.data),
+            SamplingState.NORMAL: float(form.rate_normal.data),
+            SamplingState.REDUCED: float(form.rate_reduced.data),
+            SamplingState.TIGHTENED: float(form.rate_tightened.data)}
+
+
+def _form_allocation(form: SamplingSettingsForm) -> plan_settings.Allocation:
+    override = form.h_override.data
+    return plan_settings.Allocation(
+        budget_orders=form.budget_orders.data, floor_rate=float(form.floor_rate.data),
+        block_max=form.block_max.data, min_auc=float(form.min_auc.data),
+        h_override=None if override is None else float(override),
+        h_reason=form.h_reason.data or "")
+
+
 @bp.route("/plan", methods=["GET", "POST"])
 @roles_required(Role.COMPLIANCE)
 def plan() -> Page:
     settings = plan_settings.current_settings()
-    form = SamplingSettingsForm(obj=settings, budget_eur=Decimal(settings.budget_cents) / 100,
-                                buyer_accounts="\n".join(settings.accounts))
+    form = _settings_form(settings)
     params: PlanParams | None = PlanParams(settings.p0, settings.p1, settings.alpha,
                                            settings.beta)
     rates = plan_settings.settings_rates(settings)
+    budget_orders = None  # the budget a preview asks about
+    refused = form.is_submitted()  # until the form and the service accept it
     if form.validate_on_submit():
-        rates = {SamplingState.ONBOARDING: float(form.rate_onboarding.data),
-                 SamplingState.NORMAL: float(form.rate_normal.data),
-                 SamplingState.REDUCED: float(form.rate_reduced.data),
-                 SamplingState.TIGHTENED: float(form.rate_tightened.data)}
+        rates = _form_rates(form)
         values = [float(f.data) for f in (form.p0, form.p1, form.alpha, form.beta)]
         problems = check_plan_params(*values)
         params = None if problems else PlanParams(*values)
         for message in problems:
             flash(message, "danger")
+        budget_orders = form.budget_orders.data
+        refused = params is None
         if params is not None and form.submit.data and not form.preview.data:
             done = run_service(lambda: plan_settings.update_settings(
                 rates, _cents(form.budget_eur.data), form.buyer_accounts.data.splitlines(),
-                current_user, params), form=form,
+                current_user, params, _form_allocation(form)), form=form,
                 success="Sampling plan saved; it applies from now on and does not change past "
                         "decisions.", redirect_to=url_for("qc.plan"))
             if done:
                 return done
+            refused = True
     preview = plan_settings.plan_preview(params, rates) if params is not None else None
-    page = render_template("qc/plan.html", form=form, settings=settings, preview=preview,
-                           runs=planning.planning_runs())
-    return (page, 400) if form.is_submitted() and params is None else page
+    page = render_template(
+        "qc/plan.html", form=form, settings=settings, preview=preview,
+        threshold=plan_settings.threshold(settings),
+        asked=plan_settings.threshold(settings, budget_orders=budget_orders)
+        if budget_orders and budget_orders != settings.budget_orders else None,
+        signal=planning.signal_summary(settings.min_auc),
+        runs=[(run, planning.run_notes(run)) for run in planning.planning_runs()])
+    return (page, 400) if refused else page
 
 
 @bp.route("/plan/<period>")
@@ -356,7 +387,8 @@ def plan_run(period: str) -> str:
     orders = db.session.execute(
         db.select(TestOrder).where(TestOrder.run_id == run.id)
         .order_by(TestOrder.planned_at)).scalars().all()
-    return render_template("qc/plan_run.html", run=run, check=check, orders=orders)
+    return render_template("qc/plan_run.html", run=run, check=check, orders=orders,
+                           notes=planning.run_notes(run))
 
 
 # ---------------------------------------------------------------- dashboard

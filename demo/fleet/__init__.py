@@ -26,19 +26,23 @@ passwords and session tokens aside), so pass ``--until`` to reproduce a database
 The model, one event queue in time order:
 
 * staff (a vetting clerk and approver, a compliance officer, six inspectors) are created with
-  ``core.services.create_user``, the plan's budget is raised to 1,000 euros per seller and
-  month with ``qc.services.plan_settings.update_settings`` (rates and CUSUM parameters stay
-  as configured) and the demo pool of 40 buyer identities (``demo.buyers``) is added with
+  ``core.services.create_user``, the plan's budgets are set to one test order and 1,000
+  euros per seller and month with ``qc.services.plan_settings.update_settings`` (so money
+  never binds; reference rates, floor, block size and CUSUM parameters stay as configured)
+  and the demo pool of 40 buyer identities (``demo.buyers``) is added with
   ``qc.services.buyers.create_identity``, all with the app clock set 200 days before the
-  first month (the orders still carry the settings' buyer accounts);
+  first month;
 * 78% of the sellers get their label in the 60 days before the first month, 20% join later and
   2% have registered but hold no label yet. Each seller has a true defect rate p drawn from the
   issue's mixture (``qc.simulate.draw_defect_rate``) and 1-4 listings (smartphone, tablet,
   laptop) with skewed monthly units;
-* at 00:05 on each month's first day the month is planned from the sellers in force, their
-  sampling state and risk S/h, with seed ``sha256(f"{seed}:{period}")``; the commitment is
-  ``sha256(seed)``; at 00:15 on the next month's first day the seed is revealed and the plan
-  re-derived from the stored inputs;
+* at 00:05 on each month's first day the month is planned by the budget-true planner from
+  the sellers in force, their sampling state, listings and posterior P(bad) from their
+  inspected orders since their first grant (``qc.plan_records.compute_p_bad``, as the
+  planning service computes it; no returns/claims signal), with seed
+  ``sha256(f"{seed}:{period}")``; the commitment is ``sha256(seed)``; the run keeps its notes
+  (threshold, signal, shortfall, warnings); at 00:15 on the next month's first day the seed
+  is revealed and the plan re-derived from the stored inputs;
 * an order is placed within hours (a day or two at most), arrives 2-6 days later and is
   inspected within three days; about 1% are cancelled and 1% lost, and the orders of a seller
   whose label is not in force are cancelled. Every checkpoint of the category is recorded: a

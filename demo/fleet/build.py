@@ -27,8 +27,14 @@ from core.errors import ServiceError
 from core.models import AuditEntry, User
 from core.services import create_user, get_user_by_email
 from demo.buyers import ensure_demo_buyers
-from demo.fleet.data import BUDGET_PER_SELLER_CENTS, CATEGORY_SHARE, STAFF, STAFF_DOMAIN
-from demo.fleet.history import History
+from demo.fleet.data import (
+    BUDGET_ORDERS_PER_SELLER,
+    BUDGET_PER_SELLER_CENTS,
+    CATEGORY_SHARE,
+    STAFF,
+    STAFF_DOMAIN,
+)
+from demo.fleet.history import History, PlanSetup
 from demo.fleet.ledger import AuditRow
 from demo.fleet.model import FleetConfig, Staff, midnight, plan_seed
 from demo.fleet.sellers import make_sellers
@@ -45,6 +51,7 @@ from qc.models import (
     TestOrder,
 )
 from qc.services import inspections, plan_settings, planning
+from qc.services.buyers import active_buyers
 from qc.services.plan_settings import current_plan
 from qc.snapshots import epoch_stats_json
 from vetting.models import LabelEvent, Seller
@@ -103,8 +110,10 @@ def _order_rows(fleet: History) -> Iterator[dict[str, Any]]:
         yield {"id": o.id, "run_id": o.run_id, "seller_id": planned.seller_id,
                "listing_id": planned.listing_id, "planned_at": planned.planned_at,
                "buyer_account": planned.buyer_account,
+               "buyer_identity_id": planned.buyer_id,
                "sampling_state": planned.sampling_state.value,
-               "protected": planned.protected, "cost_cents": planned.cost_cents,
+               "protected": False, "confirmation": planned.confirmation,
+               "claim_percentile": o.claim_percentile, "cost_cents": planned.cost_cents,
                "status": o.status, "marketplace_ref": o.marketplace_ref,
                "price_paid_cents": o.price_paid_cents, "placed_at": o.placed_at,
                "placed_by_id": o.placed_by_id, "received_on": o.received_on,
@@ -285,18 +294,26 @@ def build_fleet(config: FleetConfig,
         previous = plan_settings.current_settings()
         settings = plan_settings.update_settings(
             plan_settings.settings_rates(previous),
-            BUDGET_PER_SELLER_CENTS * config.sellers, previous.accounts, officer)
+            BUDGET_PER_SELLER_CENTS * config.sellers, previous.accounts, officer,
+            allocation=plan_settings.Allocation(
+                budget_orders=BUDGET_ORDERS_PER_SELLER * config.sellers,
+                floor_rate=previous.floor_rate, block_max=previous.block_max,
+                min_auc=previous.min_auc))
         ensure_demo_buyers(officer)
-    rates = plan_settings.settings_rates(settings)
     plan = current_plan()
+    setup = PlanSetup(
+        rates=plan_settings.settings_rates(settings), budget_orders=settings.budget_orders,
+        budget_cents=settings.budget_cents, floor=settings.floor_rate,
+        block_max=settings.block_max, drift=settings.drift, min_auc=settings.min_auc,
+        buyers=tuple(active_buyers()),
+        threshold=lambda sellers: asdict(plan_settings.threshold(settings, sellers=sellers)))
     checkpoints = {category: [(c.code, Severity(c.severity))
                               for c in inspections.checkpoints_for(category)]
                    for category in CATEGORY_SHARE}
     if any(not cps for cps in checkpoints.values()):
         raise ServiceError("The checkpoint catalog is empty; run `flask --app app db upgrade`.")
     lap("staff accounts, plan settings and buyer identities")
-    fleet = History(config, staff, plan, rates, settings.budget_cents,
-                    tuple(settings.accounts), checkpoints, _next_ids())
+    fleet = History(config, staff, plan, setup, checkpoints, _next_ids())
     make_sellers(fleet)
     fleet.run()
     lap("simulate")

@@ -8,6 +8,16 @@ call: ``vetting.labels.compute_label_record`` and its event row and payload,
 moves, ``qc.plan_records`` for planning runs, ``qc.scoring.inspection_payload``,
 ``vetting.sellers`` and ``compliance.cases``. Nothing is written here; ``demo.fleet.build``
 writes the rows in bulk.
+
+Plans come from the budget-true planner (``qc.sampling.compute_plan``) with the inputs the
+app's planning service records: the sellers in force with their posterior P(bad)
+(``qc.plan_records.compute_p_bad`` over their inspected orders by month since their first
+grant, as ``qc.services.planning.posteriors`` reads them from the database), their sampling
+state and listings; the budget, floor and block size of the settings in force. The fleet
+has no marketplace returns or claims, so no seller has a claim percentile and the signal's
+AUC is not measured (``qc.allocation.measure_auc`` of no first orders): the signal is not
+used, as the app would decide on the same rows. Each run stores its notes
+(``qc.plan_records.plan_notes``) like the planning service.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -66,9 +77,12 @@ from demo.fleet.model import (
     plan_seed,
 )
 from demo.fleet.units import Units
+from qc.allocation import measure_auc
+from qc.buyers import BuyerInput
 from qc.catalog import Severity
 from qc.decisions import (
     CONFIRMATION_BUSINESS_DAYS,
+    DEFECT_VERDICTS,
     Action,
     Confirmation,
     DecisionPlan,
@@ -97,10 +111,14 @@ from qc.orders import (
     reason_details,
 )
 from qc.plan_records import (
+    compute_p_bad,
     compute_plan_differences,
     compute_verify_result,
+    derive_plan,
     inputs_from_json,
+    month_index,
     plan_created_payload,
+    plan_notes,
     plan_run_columns,
     seed_revealed_payload,
 )
@@ -138,19 +156,32 @@ from vetting.labels import (
 STAFF_NAMES = {f"{handle}@{STAFF_DOMAIN}": name for handle, name, _ in STAFF}
 
 
+@dataclass(frozen=True)
+class PlanSetup:
+    """The sampling plan settings the fleet's months are planned with (read through the
+    settings service by ``demo.fleet.build``)."""
+
+    rates: Mapping[SamplingState, float]  # reference rates: the shortfall is against them
+    budget_orders: int
+    budget_cents: int
+    floor: float
+    block_max: int
+    drift: float
+    min_auc: float
+    buyers: tuple[BuyerInput, ...]
+    # The threshold notes of a run (in force, the budget's choice) for n sellers in force.
+    threshold: Callable[[int], Mapping[str, Any]]
+
+
 class History(Ledger):
     """The fleet's history, simulated event by event through the production rules."""
 
     def __init__(self, config: FleetConfig, staff: Staff, plan: DecisionPlan,
-                 rates: Mapping[SamplingState, float], budget_cents: int,
-                 accounts: tuple[str, ...],
-                 checkpoints: Mapping[str, list[tuple[str, Severity]]],
+                 setup: PlanSetup, checkpoints: Mapping[str, list[tuple[str, Severity]]],
                  first_ids: Mapping[str, int]) -> None:
         super().__init__(config, staff, first_ids)
         self.plan = plan
-        self.rates = rates
-        self.budget_cents = budget_cents
-        self.accounts = accounts
+        self.setup = setup
         self.units = Units(checkpoints)
 
     # ---------------------------------------------------------------- the event loop
@@ -210,6 +241,8 @@ class History(Ledger):
                     days=seller.life.randint(1, 8)), seller.life), REVIEW, review)
         if record.kind == LabelEventKind.GRANT:
             self._restart(seller, SellerStats(), at)  # label_decisions.on_label_changed
+            if seller.granted_on is None:
+                seller.granted_on = at.date()
         return event
 
     def _set_state(self, seller: FleetSeller, state: SamplingState | None, at: datetime,
@@ -244,22 +277,31 @@ class History(Ledger):
         self.push(midnight(seller.valid_until, 20), RENEW, seller)
 
     def _plan(self, period: Period, at: datetime) -> None:
-        h = self.plan.main.h
+        """qc.services.planning.plan_period on the rows so far (every inspection before
+        the period is in ``verdict_months`` when the month is planned at 00:05)."""
+        setup = self.setup
         inputs = PlanInputs(
             period=period,
             sellers=tuple(SellerInput(
                 seller_id=s.id, state=SamplingState(s.state or SamplingState.ONBOARDING.value),
                 on_probation=s.label == LabelStatus.PROBATION,
-                risk=s.stats.s / h if s.epoch_at is not None else 0.0,
+                p_bad=compute_p_bad(s.granted_on or s.valid_from, period, s.verdict_months,
+                                    setup.drift),
+                claim_percentile=None, awaiting_confirmation=False,
                 listings=tuple(ListingInput(item.id, item.units, item.price_cents)
                                for item in s.listings))
                 for s in self.sellers if s.label in IN_FORCE),
-            rates=self.rates, budget_cents=self.budget_cents, buyer_accounts=self.accounts)
+            budget_orders=setup.budget_orders, budget_cents=setup.budget_cents,
+            buyers=setup.buyers, signal_auc=None, floor=setup.floor,
+            block_max=setup.block_max)
         seed = plan_seed(self.config.seed, period)
         plan = compute_plan(inputs, seed)
+        notes = plan_notes(inputs, plan, setup.rates, setup.threshold(len(inputs.sellers)),
+                           measure_auc([]), setup.min_auc)
         run: dict[str, Any] = {
             "id": self.new_id("planning_runs"), **plan_run_columns(inputs, plan, seed),
-            "seed_hex": None, "created_at": at, "revealed_at": None, "verify_result": None}
+            "notes_json": json.dumps(notes, sort_keys=True), "seed_hex": None,
+            "created_at": at, "revealed_at": None, "verify_result": None}
         self.runs.append(run)
         self.run_plans[run["id"]] = (seed, plan)
         by_id = {s.id: s for s in self.sellers}
@@ -272,12 +314,12 @@ class History(Ledger):
             self.orders.append(order)
             self.push(planned.planned_at, PLACE, order)
         self.write_audit(at, None, "plan.created", "planning_run", run["id"],
-                         plan_created_payload(run, plan))
+                         {**plan_created_payload(run, plan), "notes": notes})
         self.push(midnight(period.next().start, 15), CLOSE, run)
 
     def _close(self, run: dict[str, Any], at: datetime) -> None:
         seed, plan = self.run_plans[run["id"]]
-        expected = compute_plan(inputs_from_json(run["inputs_json"]), seed)
+        expected = derive_plan(inputs_from_json(run["inputs_json"]), seed)
         differences = compute_plan_differences(expected.orders, plan.orders)
         run["seed_hex"] = seed.hex()
         run["revealed_at"] = at
@@ -375,6 +417,8 @@ class History(Ledger):
                 battery_cycles=record.battery_cycles, battery_swollen=record.battery_swollen,
                 cable_missing=record.cable_missing, notes="", failed=list(record.failed),
                 photos=[], reasons=json.loads(record.reasons))})
+        month = seller.verdict_months.setdefault(month_index(at), [0, 0])
+        month[0 if record.verdict in DEFECT_VERDICTS else 1] += 1
         ref = order_ref(order.id)
         confirmation = (self._confirm_critical(order, record, inspector, at)
                         if record.verdict == "critical" else None)

@@ -103,6 +103,8 @@ class FleetSeller:
     renewal_due: bool = False
     reinstated: int = 0
     stats_updated: datetime | None = None
+    granted_on: date | None = None  # the first grant of its label (where its posterior starts)
+    verdict_months: dict[int, list[int]] = field(default_factory=dict)  # month: [defects, clean]
 
 
 @dataclass(slots=True, eq=False)
@@ -114,6 +116,7 @@ class FleetOrder:
     seller: FleetSeller
     listing: FleetListing
     planned: PlannedOrder
+    claim_percentile: float | None = None  # the seller's claim rank when planned
     status: str = OrderStatus.PLANNED.value
     marketplace_ref: str | None = None
     price_paid_cents: int | None = None

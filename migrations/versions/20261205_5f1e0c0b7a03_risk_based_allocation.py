@@ -25,16 +25,16 @@ def upgrade():
     with op.batch_alter_table('sampling_settings') as batch:
         batch.add_column(sa.Column('budget_orders', sa.Integer(), nullable=False,
                                    server_default='200'))
-        batch.add_column(sa.Column('floor_rate', sa.Float(), nullable=False,
+        batch.add_column(sa.Column('floor_rate', sa.Double(), nullable=False,
                                    server_default='0.01'))
         batch.add_column(sa.Column('block_max', sa.Integer(), nullable=False,
                                    server_default='8'))
-        batch.add_column(sa.Column('drift', sa.Float(), nullable=False, server_default='0.0025'))
-        batch.add_column(sa.Column('min_auc', sa.Float(), nullable=False,
+        batch.add_column(sa.Column('drift', sa.Double(), nullable=False, server_default='0.0025'))
+        batch.add_column(sa.Column('min_auc', sa.Double(), nullable=False,
                                    server_default='0.55'))
-        batch.add_column(sa.Column('target_years', sa.Float(), nullable=False,
+        batch.add_column(sa.Column('target_years', sa.Double(), nullable=False,
                                    server_default='500'))
-        batch.add_column(sa.Column('h', sa.Float(), nullable=True))
+        batch.add_column(sa.Column('h', sa.Double(), nullable=True))
         batch.add_column(sa.Column('h_override_reason', sa.Text(), nullable=False,
                                    server_default=''))
     with op.batch_alter_table('planning_runs') as batch:
@@ -43,7 +43,7 @@ def upgrade():
     with op.batch_alter_table('test_orders') as batch:
         batch.add_column(sa.Column('confirmation', sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
-        batch.add_column(sa.Column('claim_percentile', sa.Float(), nullable=True))
+        batch.add_column(sa.Column('claim_percentile', sa.Double(), nullable=True))
 
 
 def downgrade():

@@ -181,21 +181,28 @@ class Allocation:
 
 def check_allocation(allocation: Allocation, sellers: int, w_defect: float) -> None:
     """Refuse allocation settings the planner could not honour, with the field to fix."""
-    if not 0 <= allocation.floor_rate <= 1:
-        raise ServiceError("The floor must be between 0 and 1 order a month.", "floor_rate")
+    if not (math.isfinite(allocation.floor_rate) and 0 <= allocation.floor_rate <= 1):
+        raise ServiceError("The floor must be between 0 and 1 order a month per seller.",
+                           "floor_rate")
+    if allocation.budget_orders < 1:
+        raise ServiceError("The budget must be at least 1 test order a month; the plan "
+                           "cannot test anyone with none.", "budget_orders")
     floor_cost = math.ceil(round(sellers * allocation.floor_rate, 9))
-    if allocation.budget_orders < max(1, floor_cost):
+    if allocation.budget_orders < floor_cost:
         raise ServiceError(
             f"A budget of {allocation.budget_orders} orders a month cannot cover the floor of "
             f"{allocation.floor_rate:g} orders a month for each of the {sellers} sellers in "
-            f"force; it needs at least {max(1, floor_cost)}.", "budget_orders")
+            f"force; it needs at least {floor_cost} (or a lower floor).", "budget_orders")
     if allocation.budget_orders > MAX_BUDGET_ORDERS:
         raise ServiceError(f"The budget may be at most {MAX_BUDGET_ORDERS:,} orders a month.",
                            "budget_orders")
     if not 1 <= allocation.block_max <= 31:
         raise ServiceError("A block must be between 1 and 31 orders.", "block_max")
-    if not 0.5 <= allocation.min_auc <= 1:
+    if not (math.isfinite(allocation.min_auc) and 0.5 <= allocation.min_auc <= 1):
         raise ServiceError("The signal's minimum AUC must be between 0.5 and 1.", "min_auc")
+    if allocation.h_override is None and allocation.h_reason.strip():
+        raise ServiceError("Give the threshold that overrides the budget's choice, or clear "
+                           "the reason.", "h_override")
     if allocation.h_override is not None:
         if not allocation.h_reason.strip():
             raise ServiceError("Say why the threshold is overridden; the reason is kept with "
@@ -274,7 +281,8 @@ def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
     previous = current_settings()
     params = params or PlanParams(previous.p0, previous.p1, previous.alpha, previous.beta)
     allocation = allocation or Allocation(
-        previous.budget_orders, previous.floor_rate, previous.block_max, previous.min_auc)
+        previous.budget_orders, previous.floor_rate, previous.block_max, previous.min_auc,
+        previous.h if previous.h_override_reason else None, previous.h_override_reason)
     sellers = sellers_in_force()
     inc = compute_increments(params)
     check_allocation(allocation, sellers, inc.w_defect)

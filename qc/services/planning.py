@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 
 from core import audit
 from core.clock import utcnow
@@ -31,7 +31,6 @@ from qc.allocation import (
     allocate,
     claim_percentiles,
     measure_auc,
-    posterior_bad,
     signal_weight,
 )
 from qc.decisions import DEFECT_VERDICTS, compute_effective_verdict
@@ -47,14 +46,17 @@ from qc.orders import (
     OrderStatus,
 )
 from qc.plan_records import (
+    compute_p_bad,
     compute_plan_differences,
     compute_verify_result,
     derive_plan,
     inputs_from_json,
+    month_index,
     plan_created_payload,
     plan_notes,
     plan_run_columns,
     seed_revealed_payload,
+    signal_record,
 )
 from qc.sampling import (
     ListingInput,
@@ -95,11 +97,6 @@ def _counted_verdicts(before: datetime) -> Select[tuple[int, datetime | None, st
 
 
 SIGNAL_MONTHS = 6  # returns and claims per unit over this many months rank the sellers
-POSTERIOR_HORIZON_MONTHS = 120  # months of verdict history the posterior reads at most
-
-
-def _month_index(day: date | datetime) -> int:
-    return day.year * 12 + day.month - 1
 
 
 def _label_starts(seller_ids: Sequence[int]) -> dict[int, date]:
@@ -119,9 +116,8 @@ def _label_starts(seller_ids: Sequence[int]) -> dict[int, date]:
 
 def posteriors(sellers: Sequence[Seller], period: Period, drift: float) -> dict[int, float]:
     """P(p >= 15%) of each seller from its inspected test orders, month by month from its
-    first label grant up to the month before ``period`` (qc.allocation.posterior_bad)."""
+    first label grant up to the month before ``period`` (qc.plan_records.compute_p_bad)."""
     ids = [s.id for s in sellers]
-    end = _month_index(period.start)  # months before this one count
     starts = _label_starts(ids)
     counts: dict[int, dict[int, list[int]]] = {}
     for seller_id, inspected_at, recorded, finding, rescored in db.session.execute(
@@ -129,18 +125,11 @@ def posteriors(sellers: Sequence[Seller], period: Period, drift: float) -> dict[
         verdict = compute_effective_verdict(recorded, finding, rescored)
         if verdict is None or inspected_at is None:  # awaiting a second inspector
             continue
-        month = counts.setdefault(seller_id, {}).setdefault(_month_index(inspected_at), [0, 0])
+        month = counts.setdefault(seller_id, {}).setdefault(month_index(inspected_at), [0, 0])
         month[0 if verdict in DEFECT_VERDICTS else 1] += 1
-    result = {}
-    for seller_id in ids:
-        by_month = counts.get(seller_id, {})
-        first = _month_index(starts.get(seller_id, period.start))
-        if by_month:
-            first = min(first, min(by_month))
-        first = max(first, end - POSTERIOR_HORIZON_MONTHS)
-        months = [tuple(by_month.get(m, (0, 0))) for m in range(first, end)]
-        result[seller_id] = posterior_bad([(d, c) for d, c in months], drift)
-    return result
+    return {seller_id: compute_p_bad(starts.get(seller_id), period, counts.get(seller_id, {}),
+                                     drift)
+            for seller_id in ids}
 
 
 def claim_rates(seller_ids: Sequence[int], period: Period) -> dict[int, float]:
@@ -188,19 +177,29 @@ def auc_in_use(estimate: AucEstimate, min_auc: float) -> float | None:
     return estimate.auc
 
 
-def planning_inputs(period: Period) -> PlanInputs:
+def signal_summary(min_auc: float) -> dict[str, Any]:
+    """The signal as the plan page shows it: the measured AUC, its interval, the first orders
+    behind it, whether allocation would use it at ``min_auc`` and a sentence saying so."""
+    estimate = signal_auc()
+    return signal_record(estimate, min_auc, auc_in_use(estimate, min_auc) is not None)
+
+
+def planning_inputs(period: Period, estimate: AucEstimate | None = None) -> PlanInputs:
     """The recorded inputs of a plan: sellers in force with their posterior, claim rank and
-    listings; the budget; the buyer identities."""
+    listings; the budget; the buyer identities. ``estimate`` is the signal's measured AUC
+    (``signal_auc()`` when not given)."""
     settings = current_settings()
+    if estimate is None:
+        estimate = signal_auc()
     sellers = list(db.session.execute(
         select(Seller).where(Seller.label_status.in_(IN_FORCE)).order_by(Seller.id))
         .scalars())
     ids = [s.id for s in sellers]
     listings: dict[int, list[ListingInput]] = {}
-    for item in db.session.execute(select(Listing).where(Listing.active.is_(True))
-                                   .order_by(Listing.seller_id, Listing.id)).scalars():
-        listings.setdefault(item.seller_id, []).append(
-            ListingInput(item.id, item.monthly_units, item.price_cents))
+    for seller_id, listing_id, units, price in db.session.execute(
+            select(Listing.seller_id, Listing.id, Listing.monthly_units, Listing.price_cents)
+            .where(Listing.active.is_(True)).order_by(Listing.seller_id, Listing.id)):
+        listings.setdefault(seller_id, []).append(ListingInput(listing_id, units, price))
     p_bad = posteriors(sellers, period, settings.drift)
     percentiles = claim_percentiles(claim_rates(ids, period))
     waiting = sellers_with_pending()
@@ -217,7 +216,7 @@ def planning_inputs(period: Period) -> PlanInputs:
             listings=tuple(listings.get(s.id, ())))
             for s in sellers),
         budget_orders=settings.budget_orders, budget_cents=settings.budget_cents,
-        buyers=tuple(active_buyers()), signal_auc=auc_in_use(signal_auc(), settings.min_auc),
+        buyers=tuple(active_buyers()), signal_auc=auc_in_use(estimate, settings.min_auc),
         floor=settings.floor_rate, block_max=settings.block_max)
 
 
@@ -255,27 +254,30 @@ def plan_period(period_key: str, actor: User | None = None) -> PlanningRun:
     if get_run(period.key) is not None:
         raise ServiceError(f"{period.key} is already planned; a period is planned once.")
     settings = stored_settings()  # the threshold in force is fixed before the first plan
+    estimate = signal_auc()
     try:
-        inputs = planning_inputs(period)
+        inputs = planning_inputs(period, estimate)
         seed = new_seed()
         plan = compute_plan(inputs, seed)
     except ValueError as exc:  # e.g. no buyer identity left
         raise ServiceError(f"{period.key} cannot be planned: {exc}") from None
     columns = plan_run_columns(inputs, plan, seed)
     notes = plan_notes(inputs, plan, settings_rates(settings), asdict(threshold(settings)),
-                       signal_auc(), settings.min_auc)
+                       estimate, settings.min_auc)
     run = PlanningRun(**columns, notes_json=json.dumps(notes, sort_keys=True))
     db.session.add(run)
     flush_or_conflict("plan", f"{period.key} was planned by another process a moment ago.")
     percentiles = {s.seller_id: s.claim_percentile for s in inputs.sellers}
-    db.session.add_all(TestOrder(
-        run_id=run.id, seller_id=o.seller_id, listing_id=o.listing_id, planned_at=o.planned_at,
-        buyer_account=o.buyer_account, buyer_identity_id=o.buyer_id,
-        sampling_state=o.sampling_state.value, protected=False, confirmation=o.confirmation,
-        claim_percentile=percentiles[o.seller_id], cost_cents=o.cost_cents,
-        status=OrderStatus.PLANNED.value)
-        for o in plan.orders)
-    db.session.flush()
+    if plan.orders:  # one bulk INSERT: a fleet's month can hold thousands of orders
+        now = utcnow()
+        db.session.execute(insert(TestOrder), [{
+            "run_id": run.id, "seller_id": o.seller_id, "listing_id": o.listing_id,
+            "planned_at": o.planned_at, "buyer_account": o.buyer_account,
+            "buyer_identity_id": o.buyer_id, "sampling_state": o.sampling_state.value,
+            "protected": False, "confirmation": o.confirmation,
+            "claim_percentile": percentiles[o.seller_id], "cost_cents": o.cost_cents,
+            "status": OrderStatus.PLANNED.value, "cancel_reason": "", "updated_at": now,
+            "version": 1} for o in plan.orders])
     _seal_seed(period.key, seed)
     audit.record("plan.created", "planning_run", run.id,
                  {**plan_created_payload(columns, plan), "notes": notes}, actor)

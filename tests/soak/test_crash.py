@@ -74,7 +74,9 @@ def _bulk_sellers(app: Flask, n: int, labelled: bool = True) -> None:
             "category": "smartphone", "promised_grade": "good", "price_cents": 5_000,
             "monthly_units": 50, "active": True} for sid in ids])
         settings = plan_settings.stored_settings()
-        settings.budget_cents = 2**31 - 1  # plan every order: more rows, a longer job
+        # An order a seller and no money limit: more rows, a longer job; the budget binds.
+        settings.budget_orders = n
+        settings.budget_cents = 2**31 - 1
         db.session.commit()
         db.session.remove()
 
@@ -143,7 +145,7 @@ def test_scheduler_killed_while_planning_plans_the_month_once(tmp_path: Path) ->
                 assert [r.period for r in runs] == [period]  # planned once, not skipped
                 orders = db.session.execute(select(func.count()).select_from(TestOrder).where(
                     TestOrder.run_id == runs[0].id)).scalar_one()
-                assert orders == runs[0].orders_planned >= SELLERS
+                assert orders == runs[0].orders_planned == SELLERS  # exactly the budget
                 seed = (tmp_path / "plan-seeds" / f"{period}.seed").read_text()
                 assert compute_commitment(bytes.fromhex(seed)) == runs[0].commitment
                 db.session.remove()

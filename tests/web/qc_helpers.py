@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,6 +19,9 @@ from tests.factories import ListingFactory, SellerFactory, UserFactory
 from vetting.models import Seller
 
 NOW = datetime(2026, 6, 10, 12, 0)
+# The allocation fields of the sampling plan form at their defaults (no threshold override).
+ALLOCATION = {"budget_orders": "200", "floor_rate": "0.01", "block_max": "8",
+              "min_auc": "0.55", "h_override": "", "h_reason": ""}
 
 
 def labelled_seller(state: str = "onboarding", status: str = "active", **kw: Any) -> Seller:
@@ -81,6 +85,53 @@ def inspect(client: FlaskClient, order: TestOrder, amend: bool = False, files=No
                        content_type="multipart/form-data")
 
 
+def _unplanned_run() -> PlanningRun:
+    """A stand-in planning run (period 2000-01) for orders a test makes without planning."""
+    run = db.session.execute(db.select(PlanningRun).where(PlanningRun.period == "2000-01")
+                             ).scalar_one_or_none()
+    if run is None:
+        run = PlanningRun(period="2000-01", commitment="0" * 64, inputs_json="{}",
+                          fingerprint="0" * 64, orders_planned=0, orders_dropped=0,
+                          total_cost_cents=0, over_budget=False)
+        db.session.add(run)
+        db.session.flush()
+    return run
+
+
+def inspected_orders(seller: Seller, verdicts: Sequence[str], at: datetime,
+                     claim_percentile: float | None = None) -> list[TestOrder]:
+    """Inspected test orders of a seller with these verdicts, a minute apart from ``at`` (no
+    planning needed); each records ``claim_percentile`` as the seller's claim rank when
+    planned, as the planner does."""
+    from datetime import timedelta
+
+    from qc.models import Inspection, Listing
+    from tests.factories import UserFactory
+
+    run = _unplanned_run()
+    listing = db.session.execute(db.select(Listing).where(Listing.seller_id == seller.id)
+                                 ).scalars().first() or ListingFactory(seller=seller)
+    inspector = UserFactory(roles=["inspector"])
+    orders = []
+    for i, verdict in enumerate(verdicts):
+        when = at + timedelta(minutes=i)
+        order = TestOrder(run_id=run.id, seller_id=seller.id, listing_id=listing.id,
+                          planned_at=when - timedelta(days=6), buyer_account="b@example.test",
+                          sampling_state="onboarding", protected=False, cost_cents=45_000,
+                          claim_percentile=claim_percentile, status="inspected",
+                          marketplace_ref=f"MP-{seller.id}-{secrets.token_hex(6)}",
+                          price_paid_cents=45_000, placed_at=when - timedelta(days=5),
+                          received_on=(when - timedelta(days=1)).date(), inspected_at=when)
+        db.session.add(order)
+        db.session.flush()
+        db.session.add(Inspection(order_id=order.id, version=1, inspector_id=inspector.id,
+                                  submitted_at=when, observed_grade=listing.promised_grade,
+                                  verdict=verdict, score=100 if verdict == "conforming" else 40))
+        orders.append(order)
+    db.session.flush()
+    return orders
+
+
 def received_orders(seller: Seller, count: int, start: datetime = NOW) -> list[TestOrder]:
     """Orders for a seller that have arrived and wait for inspection (no planning needed)."""
     return _orders(seller, count, start, "received")
@@ -99,14 +150,7 @@ def _orders(seller: Seller, count: int, start: datetime, status: str,
 
     from qc.models import Listing
 
-    run = db.session.execute(db.select(PlanningRun).where(PlanningRun.period == "2000-01")
-                             ).scalar_one_or_none()
-    if run is None:
-        run = PlanningRun(period="2000-01", commitment="0" * 64, inputs_json="{}",
-                          fingerprint="0" * 64, orders_planned=0, orders_dropped=0,
-                          total_cost_cents=0, over_budget=False)
-        db.session.add(run)
-        db.session.flush()
+    run = _unplanned_run()
     listing = db.session.execute(db.select(Listing).where(Listing.seller_id == seller.id)
                                  ).scalars().first() or ListingFactory(seller=seller)
     placed = status != "planned"

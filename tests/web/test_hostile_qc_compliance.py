@@ -69,12 +69,20 @@ def test_sampling_plan_form(client: FlaskClient, login: Callable[..., object]) -
     poster = Poster(client)
     rate = hostile(st.decimals(0, 31, places=2).map(str), numeric=True)
     probability = hostile(st.sampled_from(["0.02", "0.2", "0.005", "0.1"]), numeric=True)
+    override = st.one_of(st.just(""), hostile(st.decimals(0, 25, places=2).map(str),
+                                              numeric=True))
 
     @web_settings
     @given(st.fixed_dictionaries({
         "rate_onboarding": rate, "rate_normal": rate, "rate_reduced": rate,
         "rate_tightened": rate,
         "budget_eur": hostile(st.decimals(0, 100_000_000, places=2).map(str), numeric=True),
+        "budget_orders": hostile(st.integers(0, 1000).map(str), numeric=True),
+        "floor_rate": hostile(st.decimals(0, 2, places=4).map(str), numeric=True),
+        "block_max": hostile(st.integers(0, 40).map(str), numeric=True),
+        "min_auc": hostile(st.decimals("0.4", "1.1", places=3).map(str), numeric=True),
+        "h_override": override,
+        "h_reason": st.one_of(st.just(""), hostile(words, (2000, 2001))),
         "buyer_accounts": hostile(st.lists(words, min_size=1, max_size=3).map("\n".join),
                                   (120, 5000)),
         "p0": probability, "p1": probability, "alpha": probability, "beta": probability}),
@@ -87,6 +95,15 @@ def test_sampling_plan_form(client: FlaskClient, login: Callable[..., object]) -
             settings = plan_settings.current_settings()
             assert settings.budget_cents == money(data["budget_eur"]) * 100
             assert settings.rate_normal == float(money(data["rate_normal"]))
+            assert settings.budget_orders == int(first(data["budget_orders"])) >= 1
+            assert 0 <= settings.floor_rate <= 1
+            assert settings.floor_rate == float(money(data["floor_rate"]))
+            override = first(data["h_override"])  # missing: the form keeps the one in force
+            if override is not None and money(override) is not None:
+                assert settings.h == float(money(override))
+                assert settings.h_override_reason.strip()
+            elif override == "":
+                assert settings.h_override_reason == ""
             assert settings.accounts == [a.strip() for a in
                                          first(data["buyer_accounts"]).splitlines()
                                          if a.strip()]

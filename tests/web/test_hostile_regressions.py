@@ -15,7 +15,7 @@ from core.models import AuditEntry
 from qc.models import Inspection, TestOrder
 from tests.conftest import csrf_token, post_form
 from tests.web.hostile import fingerprint
-from tests.web.qc_helpers import NOW, inspect
+from tests.web.qc_helpers import ALLOCATION, NOW, inspect
 from tests.web.test_hostile_forms import application_in_review
 from tests.web.test_hostile_qc_compliance import make_order
 from tests.web.test_hostile_uploads import HTML, png
@@ -143,7 +143,8 @@ def test_a_buyer_account_longer_than_an_order_can_record_is_refused(
     response = post_form(client, "/qc/plan", {
         "rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
         "rate_tightened": "4", "budget_eur": "60000", "buyer_accounts": "b" * 121,
-        "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10", "submit": "Save"})
+        **ALLOCATION, "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10",
+        "submit": "Save"})
     assert "at most 120 characters" in page(response)
     assert audits() == before
 

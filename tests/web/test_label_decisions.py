@@ -21,6 +21,7 @@ from qc.services import inspections, label_decisions, plan_settings
 from tests.conftest import post_form, sign_in
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import (
+    ALLOCATION,
     NOW,
     decide_critical,
     inspect,
@@ -332,7 +333,7 @@ def test_plan_settings_preview_and_refusals(client: FlaskClient,
     assert "0.0029" in page
     form = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
             "rate_tightened": "4", "budget_eur": "60000", "buyer_accounts": "a@b.example",
-            "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10"}
+            **ALLOCATION, "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10"}
     preview = post_form(client, "/qc/plan", {**form, "p1": "0.30", "preview": "Preview"})
     assert "h = 5.193" in preview.get_data(as_text=True)
     assert plan_settings.current_settings().p1 == 0.20  # a preview saves nothing
@@ -387,7 +388,8 @@ def test_a_plan_change_applies_from_then_on(app: Flask, client: FlaskClient,
     before = stats(seller).s
     form = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
             "rate_tightened": "4", "budget_eur": "60000", "buyer_accounts": "a@b.example",
-            "p0": "0.05", "p1": "0.50", "alpha": "0.005", "beta": "0.10", "submit": "Save"}
+            **ALLOCATION, "p0": "0.05", "p1": "0.50", "alpha": "0.005", "beta": "0.10",
+            "submit": "Save"}
     assert post_form(client, "/qc/plan", form).status_code == 302
     assert "0 corrected" in runner.invoke(args=["qc", "evaluate"]).output
     assert stats(seller).s == pytest.approx(before)
