@@ -105,7 +105,7 @@ REASONS = {
     "critical": ["LOCK-1 failed (critical): activation lock / factory-reset protection / "
                  "MDM cleared"],
 }
-BUYERS = plan_settings.DEFAULT_BUYER_ACCOUNTS
+BUYERS = ("Benchmark Buyer 1", "Benchmark Buyer 2", "Benchmark Buyer 3")
 SUSPENDED_SHARE = 0.03  # of the fleet: suspended once in the year
 # What became of a suspension: still pending, confirmed, confirmed then reinstated on
 # probation, overturned on review.

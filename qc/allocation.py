@@ -43,8 +43,9 @@ expected orders and the month's total is exactly the budget whenever the sellers
 
 Threshold. ``choose_h`` picks the threshold from the orders per seller per month the budget
 allows (r = budget / sellers): the smallest h on a 0.01 grid whose in-control average run
-length at p0, in years at r orders a month, is at least ``target_years`` (default 500), and
-never above the design's own h = ln((1 - beta) / alpha). Fewer orders a seller mean a
+length at p0, in years at r orders a month, is at least ``target_years`` (default 500), never
+below three defects' worth (h > 2 w_d, so two defects alone never suspend) and never above the
+design's own h = ln((1 - beta) / alpha). Fewer orders a seller mean a
 seller at p0 is tested less often, so a lower h keeps the same expected time between
 wrongful signals while detecting bad sellers in fewer orders.
 
@@ -57,8 +58,6 @@ import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-
-from scipy.stats import norm  # type: ignore[import-untyped]
 
 from qc.stats import Increments, expected_run_length
 
@@ -110,6 +109,8 @@ MIN_AUC_ORDERS = 10  # defective and clean first orders each, before an AUC is m
 Z_CLIP = 3.0
 SELLER_AUC_MAX = 0.99
 H_STEP = 0.01
+MIN_DEFECTS_BEFORE = 2  # h is above this many defects' worth of S
+_NORMAL = statistics.NormalDist()
 
 
 # --- the posterior ---------------------------------------------------------------------------
@@ -299,8 +300,8 @@ def signal_weight(p_bad: float, percentile: float | None, auc: float | None) -> 
         raise ValueError("The AUC must be below 1")
     if p_bad in (0.0, 1.0):
         return p_bad
-    d = math.sqrt(2.0) * float(norm.ppf(seller_auc(auc)))
-    z = min(Z_CLIP, max(-Z_CLIP, float(norm.ppf(percentile))))
+    d = math.sqrt(2.0) * _NORMAL.inv_cdf(seller_auc(auc))
+    z = min(Z_CLIP, max(-Z_CLIP, _NORMAL.inv_cdf(percentile)))
     odds = p_bad / (1.0 - p_bad) * math.exp(d * z - d * d / 2)
     return odds / (1.0 + odds)
 
@@ -447,7 +448,8 @@ def choose_h(orders_per_seller_month: float, inc: Increments, p0: float,
     if r == 0.0:
         return inc.h
     needed = target_years * 12.0 * r  # orders
-    lowest = math.floor(inc.w_defect / H_STEP) * H_STEP + H_STEP  # at least two defects
+    # A suspension needs at least three defects: two can be a good seller's bad week.
+    lowest = math.floor(MIN_DEFECTS_BEFORE * inc.w_defect / H_STEP) * H_STEP + H_STEP
 
     def arl(h: float) -> float:
         return expected_run_length(p0, Increments(inc.w_defect, inc.w_clean, h,

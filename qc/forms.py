@@ -104,8 +104,6 @@ class SamplingSettingsForm(FlaskForm):
     rate_normal = _rate("Normal")
     rate_reduced = _rate("Reduced")
     rate_tightened = _rate("Tightened (also probation)")
-    buyer_accounts = TextAreaField("Buyer accounts to rotate (one per line)",
-                                   validators=[DataRequired(), Length(max=5000)])
     p0 = _probability("Acceptable defect rate p0")
     p1 = _probability("Rejectable defect rate p1")
     alpha = _probability("alpha (chance of suspending a seller at p0)")

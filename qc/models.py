@@ -45,7 +45,9 @@ class SamplingSettings(db.Model):  # type: ignore[name-defined,misc]
     rate_reduced: Mapped[float]
     rate_tightened: Mapped[float]
     budget_cents: Mapped[int]
-    buyer_accounts: Mapped[str] = mapped_column(Text)  # one per line
+    # The accounts the fixed-rate planner rotated, one per line: kept for the record of older
+    # versions (they became retired buyer identities); plans now draw from the buyer pool.
+    buyer_accounts: Mapped[str] = mapped_column(Text)
     p0: Mapped[float] = mapped_column(default=0.05)
     p1: Mapped[float] = mapped_column(default=0.20)
     alpha: Mapped[float] = mapped_column(default=0.005)
@@ -66,11 +68,6 @@ class SamplingSettings(db.Model):  # type: ignore[name-defined,misc]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     created_by: Mapped[User | None] = relationship()
-
-    @property
-    def accounts(self) -> list[str]:
-        """The buyer accounts to rotate, in order."""
-        return [a for a in self.buyer_accounts.splitlines() if a.strip()]
 
 
 class PlanningRun(db.Model):  # type: ignore[name-defined,misc]

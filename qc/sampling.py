@@ -419,7 +419,8 @@ def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
         for d, b in zip(kept, buyers, strict=True))
     warnings = list(buyer_warnings)
     if allocation.floor_short:
-        warnings.insert(0, f"The budget of {inputs.budget_orders} orders does not cover the "
+        unit = "order" if inputs.budget_orders == 1 else "orders"
+        warnings.insert(0, f"The budget of {inputs.budget_orders} {unit} does not cover the "
                            f"floor of {inputs.floor:g} orders a month for each of "
                            f"{len(planned)} sellers; every seller got an equal share instead.")
     return Plan(period=period, orders=orders, dropped=tuple(dropped),

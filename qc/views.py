@@ -3,6 +3,7 @@ confirmation of critical findings by a second inspector."""
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -43,6 +44,7 @@ from qc.forms import (
 from qc.listing_csv import LISTING_COLUMNS
 from qc.models import InspectionPhoto, SamplingSettings, TestOrder
 from qc.orders import Disposition, FailureSide, OrderStatus, PackageCondition
+from qc.sampling import Period
 from qc.services import (
     critical_findings,
     inspections,
@@ -53,8 +55,10 @@ from qc.services import (
 )
 from qc.services import listings as listing_service
 from qc.services import orders as order_service
+from qc.services.buyers import active_buyers
+from qc.services.plan_settings import MAX_H
 from qc.signal_csv import SIGNAL_COLUMNS, SIGNAL_REQUIRED
-from qc.stats import PlanParams, check_plan_params
+from qc.stats import PlanParams, check_plan_params, compute_increments
 from vetting.labels import SamplingState
 from vetting.models import Seller
 from vetting.seller_page import SellerSection, register_seller_section
@@ -97,7 +101,6 @@ def order_detail(order_id: int) -> str:
 
 
 def _render_order(order: TestOrder, **forms: object) -> str:
-    settings = plan_settings.current_settings()
     versions = inspections.inspection_versions(order)
     findings = critical_findings.order_findings(order)
     pending = critical_findings.pending_finding(order)
@@ -115,7 +118,7 @@ def _render_order(order: TestOrder, **forms: object) -> str:
             version=order.version, received_on=utcnow().date()),
         reason_form=forms.get("reason_form") or ReasonForm(obj=order),
         close_form=forms.get("close_form") or CloseOrderForm(obj=order),
-        accounts=settings.accounts)
+        accounts=[buyer.name for buyer in active_buyers()])
 
 
 def _order_action(order_id: int, form_cls: type, action, form_key: str) -> Page:  # type: ignore[no-untyped-def]
@@ -317,7 +320,6 @@ def _settings_form(settings: SamplingSettings) -> SamplingSettingsForm:
     """The settings form, filled with the version in force (its override, if any, too)."""
     return SamplingSettingsForm(
         obj=settings, budget_eur=Decimal(settings.budget_cents) / 100,
-        buyer_accounts="\n".join(settings.accounts),
         h_override=Decimal(str(settings.h)) if settings.h_override_reason else None,
         h_reason=settings.h_override_reason)
 
@@ -359,14 +361,28 @@ def plan() -> Page:
         refused = params is None
         if params is not None and form.submit.data and not form.preview.data:
             done = run_service(lambda: plan_settings.update_settings(
-                rates, _cents(form.budget_eur.data), form.buyer_accounts.data.splitlines(),
-                current_user, params, _form_allocation(form)), form=form,
+                rates, _cents(form.budget_eur.data), current_user, params,
+                _form_allocation(form)), form=form,
                 success="Sampling plan saved; it applies from now on and does not change past "
                         "decisions.", redirect_to=url_for("qc.plan"))
             if done:
                 return done
             refused = True
-    preview = plan_settings.plan_preview(params, rates) if params is not None else None
+    preview = None
+    if params is not None:
+        # The forecast at each seller's expected orders under the allocation (the budget being
+        # previewed, if any) and the threshold that budget or the override would give.
+        threshold_now = plan_settings.threshold(settings, budget_orders=budget_orders)
+        override = form.h_override.data if form.is_submitted() else None
+        usable = (override is not None and math.isfinite(override)
+                  and compute_increments(params).w_defect < override <= MAX_H)
+        h = (float(override) if usable and override is not None
+             else threshold_now.budget_h if budget_orders is not None else threshold_now.h)
+        today = utcnow().date()
+        preview = plan_settings.plan_preview(
+            params, rates, h=h,
+            rates_by_seller=planning.expected_orders(Period(today.year, today.month),
+                                                     budget_orders))
     page = render_template(
         "qc/plan.html", form=form, settings=settings, preview=preview,
         threshold=plan_settings.threshold(settings),

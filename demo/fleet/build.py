@@ -294,7 +294,7 @@ def build_fleet(config: FleetConfig,
         previous = plan_settings.current_settings()
         settings = plan_settings.update_settings(
             plan_settings.settings_rates(previous),
-            BUDGET_PER_SELLER_CENTS * config.sellers, previous.accounts, officer,
+            BUDGET_PER_SELLER_CENTS * config.sellers, officer,
             allocation=plan_settings.Allocation(
                 budget_orders=BUDGET_ORDERS_PER_SELLER * config.sellers,
                 floor_rate=previous.floor_rate, block_max=previous.block_max,

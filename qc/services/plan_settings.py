@@ -6,7 +6,7 @@ Services flush; the caller commits.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import repeat
 from typing import Any
@@ -44,11 +44,8 @@ from vetting.models import Seller
 DEFAULT_BUDGET_CENTS = 60_000_00
 DEFAULT_BUDGET_ORDERS = 200
 MAX_BUDGET_ORDERS = 100_000
+MAX_H = 20.0  # the highest threshold an override may set
 FORECAST_MONTHS = 12  # the horizon of the expected wrongful suspensions
-MAX_BUYER_ACCOUNT_LENGTH = 120  # the length of TestOrder.buyer_account
-DEFAULT_BUYER_ACCOUNTS = ("mystery-buyer-01@labelkeeper.example",
-                          "mystery-buyer-02@labelkeeper.example",
-                          "mystery-buyer-03@labelkeeper.example")
 
 
 def current_settings() -> SamplingSettings:
@@ -78,7 +75,7 @@ def _default_settings() -> SamplingSettings:
         rate_normal=DEFAULT_RATES[SamplingState.NORMAL],
         rate_reduced=DEFAULT_RATES[SamplingState.REDUCED],
         rate_tightened=DEFAULT_RATES[SamplingState.TIGHTENED],
-        budget_cents=DEFAULT_BUDGET_CENTS, buyer_accounts="\n".join(DEFAULT_BUYER_ACCOUNTS),
+        budget_cents=DEFAULT_BUDGET_CENTS, buyer_accounts="",
         p0=plan.p0, p1=plan.p1, alpha=plan.alpha, beta=plan.beta,
         budget_orders=DEFAULT_BUDGET_ORDERS, floor_rate=DEFAULT_FLOOR,
         block_max=DEFAULT_BLOCK_MAX, drift=DEFAULT_DRIFT, min_auc=DEFAULT_MIN_AUC,
@@ -160,7 +157,7 @@ def settings_rates(settings: SamplingSettings) -> dict[SamplingState, float]:
 
 def _settings_payload(s: SamplingSettings) -> dict[str, Any]:
     return {"rates": {k.value: v for k, v in settings_rates(s).items()},
-            "budget_cents": s.budget_cents, "buyer_accounts": s.accounts,
+            "budget_cents": s.budget_cents,
             "allocation": {"budget_orders": s.budget_orders, "floor": s.floor_rate,
                            "block_max": s.block_max, "min_auc": s.min_auc},
             "plan": {"p0": s.p0, "p1": s.p1, "alpha": s.alpha, "beta": s.beta, "h": s.h,
@@ -208,9 +205,9 @@ def check_allocation(allocation: Allocation, sellers: int, w_defect: float) -> N
             raise ServiceError("Say why the threshold is overridden; the reason is kept with "
                                "the plan and shown in reports.", "h_reason")
         if not (math.isfinite(allocation.h_override)
-                and w_defect < allocation.h_override <= 20):
+                and w_defect < allocation.h_override <= MAX_H):
             raise ServiceError(f"The threshold must be above one defect's step "
-                               f"({w_defect:.3f}) and at most 20.", "h_override")
+                               f"({w_defect:.3f}) and at most {MAX_H:g}.", "h_override")
 
 
 def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float] | None = None,
@@ -261,19 +258,10 @@ def plan_preview(params: PlanParams, rates: Mapping[SamplingState, float] | None
             "description": describe_plan(params, h=inc.h)}
 
 
-def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
-                    buyer_accounts: Sequence[str], actor: User,
+def update_settings(rates: Mapping[SamplingState, float], budget_cents: int, actor: User,
                     params: PlanParams | None = None,
                     allocation: Allocation | None = None) -> SamplingSettings:
     """Save a new version of the sampling plan settings (past decisions stay as they were)."""
-    accounts = [a.strip() for a in buyer_accounts if a.strip()]
-    if not accounts:
-        raise ServiceError("Give at least one buyer account to rotate.", "buyer_accounts")
-    if len(set(accounts)) != len(accounts):
-        raise ServiceError("Each buyer account may appear only once.", "buyer_accounts")
-    if any(len(a) > MAX_BUYER_ACCOUNT_LENGTH for a in accounts):
-        raise ServiceError(f"A buyer account may have at most {MAX_BUYER_ACCOUNT_LENGTH} "
-                           "characters (each test order records it).", "buyer_accounts")
     if any(not 0 <= r <= 31 for r in rates.values()):
         raise ServiceError("Rates must be between 0 and 31 orders a month.")
     if not 0 <= budget_cents <= 100_000_000_00:
@@ -290,7 +278,7 @@ def update_settings(rates: Mapping[SamplingState, float], budget_cents: int,
     settings = SamplingSettings(p0=params.p0, p1=params.p1, alpha=params.alpha, beta=params.beta,
         rate_onboarding=rates[SamplingState.ONBOARDING], rate_normal=rates[SamplingState.NORMAL],
         rate_reduced=rates[SamplingState.REDUCED], rate_tightened=rates[SamplingState.TIGHTENED],
-        budget_cents=budget_cents, buyer_accounts="\n".join(accounts), created_by_id=actor.id,
+        budget_cents=budget_cents, buyer_accounts=previous.buyer_accounts, created_by_id=actor.id,
         budget_orders=allocation.budget_orders, floor_rate=allocation.floor_rate,
         block_max=allocation.block_max, min_auc=allocation.min_auc, drift=previous.drift,
         target_years=previous.target_years,

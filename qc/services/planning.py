@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -391,10 +391,13 @@ def planning_runs() -> list[PlanningRun]:
 PREVIEW_SEED = bytes(32)  # ties among equal sellers only; the expectations barely depend on it
 
 
-def expected_orders(period: Period) -> dict[int, float]:
+def expected_orders(period: Period, budget_orders: int | None = None) -> dict[int, float]:
     """Each seller's expected test orders a month under the allocation the period's inputs
-    give now (floor plus blocks; reads only), for the forecast of wrongful suspensions."""
+    give now (floor plus blocks; reads only), for the forecast of wrongful suspensions;
+    ``budget_orders`` replaces the budget in force (a preview)."""
     inputs = planning_inputs(period)
+    if budget_orders is not None:
+        inputs = replace(inputs, budget_orders=budget_orders)
     allocation = allocate(
         period.key,
         [AllocationInput(s.seller_id, signal_weight(s.p_bad, s.claim_percentile,

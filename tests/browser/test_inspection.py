@@ -14,6 +14,7 @@ from demo.seed import DEMO_PASSWORD_SUFFIX
 from qc.models import TestOrder
 from qc.services import orders, planning
 from tests.factories import ListingFactory, SellerFactory
+from tests.web.qc_helpers import buyer_pool
 
 
 def prepare_placed_order(app: Flask) -> int:
@@ -24,6 +25,7 @@ def prepare_placed_order(app: Flask) -> int:
                                label_valid_until=date(2028, 1, 1))
         ListingFactory(seller=seller, device_model="iPhone 13 128 GB", promised_grade="good")
         db.session.commit()
+        buyer_pool()
         today = datetime.now()
         planning.plan_period(f"{today.year:04d}-{today.month:02d}")
         order = db.session.execute(db.select(TestOrder).order_by(TestOrder.id)).scalars().first()

@@ -27,7 +27,7 @@ from core.audit import record
 from core.clock import utcnow
 from core.db import db
 from core.models import User
-from qc.models import Listing, PlanningRun, SellerStatistics, TestOrder
+from qc.models import BuyerIdentity, Listing, PlanningRun, SellerStatistics, TestOrder
 from qc.sampling import compute_commitment
 from qc.services import label_decisions, listings, plan_settings, planning
 from tests.factories import UserFactory
@@ -73,6 +73,10 @@ def _bulk_sellers(app: Flask, n: int, labelled: bool = True) -> None:
             "seller_id": sid, "sku": f"CR-{sid}", "device_model": "Pixel 7",
             "category": "smartphone", "promised_grade": "good", "price_cents": 5_000,
             "monthly_units": 50, "active": True} for sid in ids])
+        db.session.execute(insert(BuyerIdentity), [{
+            "name": f"Crash Buyer {k}", "name_key": f"crash buyer {k}",
+            "address": f"Teststrasse {k}\n10115 Berlin\nGermany",
+            "payment_reference": f"card ****{k:04d}", "active": True} for k in range(40)])
         settings = plan_settings.stored_settings()
         # An order a seller and no money limit: more rows, a longer job; the budget binds.
         settings.budget_orders = n

@@ -279,5 +279,7 @@ def test_the_threshold_grows_with_the_orders_a_seller_gets_up_to_the_design_h() 
     assert 4.3 <= choose_h(0.27, INC, 0.05) <= 4.7
     assert choose_h(1.0, INC, 0.05) == INC.h
     assert choose_h(0.0, INC, 0.05) == INC.h
+    # However few the orders, two defects alone never suspend.
+    assert 2 * INC.w_defect < choose_h(0.01, INC, 0.05) <= 2 * INC.w_defect + 0.01
     with pytest.raises(ValueError, match="orders per seller"):
         choose_h(-1.0, INC, 0.05)

@@ -32,6 +32,17 @@ def labelled_seller(state: str = "onboarding", status: str = "active", **kw: Any
     return seller
 
 
+def buyer_pool(size: int = 12) -> None:
+    """Active buyer identities for planning (the planner refuses an empty pool), committed."""
+    from qc.models import BuyerIdentity
+    from tests.factories import BuyerIdentityFactory
+
+    if db.session.execute(db.select(BuyerIdentity.id).where(BuyerIdentity.active.is_(True))
+                          ).first() is None:
+        BuyerIdentityFactory.create_batch(size)
+        db.session.commit()
+
+
 def plan(app: Flask, period: str = "2026-06") -> PlanningRun:
     run = planning.plan_period(period)
     db.session.commit()

@@ -19,7 +19,7 @@ from core.db import db
 from core.models import ApiToken, AuditEntry
 from tests.conftest import post_form
 from tests.factories import SellerFactory
-from tests.web.qc_helpers import one_order
+from tests.web.qc_helpers import buyer_pool, one_order
 from vetting.models import Application, LabelEvent, Seller
 
 ONBOARDING = {
@@ -29,6 +29,12 @@ ONBOARDING = {
     "device_categories": ["smartphone", "tablet"], "declared_monthly_volume": 250,
 }
 SECRET_RE = re.compile(r"lk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture(autouse=True)
+def _buyer_pool(app: Flask) -> None:
+    """The planner needs buyer identities to place orders under."""
+    buyer_pool()
 
 
 def issue(*scopes: str, name: str = "marketplace") -> str:

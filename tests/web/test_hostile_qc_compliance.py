@@ -83,8 +83,6 @@ def test_sampling_plan_form(client: FlaskClient, login: Callable[..., object]) -
         "min_auc": hostile(st.decimals("0.4", "1.1", places=3).map(str), numeric=True),
         "h_override": override,
         "h_reason": st.one_of(st.just(""), hostile(words, (2000, 2001))),
-        "buyer_accounts": hostile(st.lists(words, min_size=1, max_size=3).map("\n".join),
-                                  (120, 5000)),
         "p0": probability, "p1": probability, "alpha": probability, "beta": probability}),
         st.sampled_from(["submit", "preview"]))
     def run(data: dict[str, Any], button: str) -> None:
@@ -104,9 +102,6 @@ def test_sampling_plan_form(client: FlaskClient, login: Callable[..., object]) -
                 assert settings.h_override_reason.strip()
             elif override == "":
                 assert settings.h_override_reason == ""
-            assert settings.accounts == [a.strip() for a in
-                                         first(data["buyer_accounts"]).splitlines()
-                                         if a.strip()]
 
     run()
 

@@ -332,7 +332,7 @@ def test_plan_settings_preview_and_refusals(client: FlaskClient,
     assert "0.4073" in page
     assert "0.0029" in page
     form = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
-            "rate_tightened": "4", "budget_eur": "60000", "buyer_accounts": "a@b.example",
+            "rate_tightened": "4", "budget_eur": "60000",
             **ALLOCATION, "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10"}
     preview = post_form(client, "/qc/plan", {**form, "p1": "0.30", "preview": "Preview"})
     assert "h = 5.193" in preview.get_data(as_text=True)
@@ -387,7 +387,7 @@ def test_a_plan_change_applies_from_then_on(app: Flask, client: FlaskClient,
     inspect_all(client, received_orders(seller, 2), failed=("DISP-1",))
     before = stats(seller).s
     form = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
-            "rate_tightened": "4", "budget_eur": "60000", "buyer_accounts": "a@b.example",
+            "rate_tightened": "4", "budget_eur": "60000",
             **ALLOCATION, "p0": "0.05", "p1": "0.50", "alpha": "0.005", "beta": "0.10",
             "submit": "Save"}
     assert post_form(client, "/qc/plan", form).status_code == 302

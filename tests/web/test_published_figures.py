@@ -12,18 +12,27 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from core.clock import utcnow
 from core.db import db
 from qc.forecast import FIGURES_SCOPE, MonthlyRate, suspension_probability
 from qc.models import SellerStatistics
-from qc.services import plan_settings
+from qc.sampling import Period
+from qc.services import plan_settings, planning
 from qc.stats import DEFAULT_PLAN, compute_increments
 from tests.conftest import post_form
-from tests.factories import SellerFactory
+from tests.factories import ListingFactory, SellerFactory
+from tests.web.qc_helpers import ALLOCATION, buyer_pool
 from vetting.labels import SamplingState
 from vetting.models import Seller
 
 INC = compute_increments(DEFAULT_PLAN)
 P0 = DEFAULT_PLAN.p0
+
+
+@pytest.fixture(autouse=True)
+def _buyer_pool(app: Flask) -> None:
+    """The planner needs buyer identities to place orders under."""
+    buyer_pool()
 
 
 def seller(status: str | None, state: str | None, s: float | None = None) -> Seller:
@@ -83,24 +92,33 @@ def test_the_preview_sums_each_seller_in_force_from_its_own_statistics(app: Flas
 
 def test_the_plan_page_states_the_forecast_and_what_it_covers(
         app: Flask, client: FlaskClient, login: Callable[..., object]) -> None:
-    seller("probation", "tightened", INC.h / 2)
+    on_probation = seller("probation", "tightened", INC.h / 2)
+    ListingFactory(seller=on_probation)
+    db.session.commit()
     login("compliance")
     page = client.get("/qc/plan").get_data(as_text=True)
     text = text_of(page)
-    assert ("Expected wrongful suspensions in the next 12 months if every seller were good: "
-            "0.05 (statistical rule; sum over 1 seller in force from their current "
-            "statistics)") in text
+    # One seller in force and a budget of 200: the allocation expects the floor and a full
+    # block (8.01 orders a month); the forecast holds that rate from S = h/2 for 12 months.
+    today = utcnow().date()
+    rates = planning.expected_orders(Period(today.year, today.month))
+    assert rates == {on_probation.id: pytest.approx(8.01)}
+    expected = suspension_probability(P0, rates[on_probation.id], INC, s0=INC.h / 2)
+    assert expected > 0.05
+    assert (f"Expected wrongful suspensions in the next 12 months if every seller were good: "
+            f"{expected:.2f} (statistical rule; sum over 1 seller in force from their current "
+            f"statistics)") in text
     assert ("each seller at the acceptable rate p0 = 5%, month by month from its CUSUM S "
-            "today, at its sampling state's rate (the tightened rate on probation and in any "
-            "month that begins with S ≥ 1.00)") in text
+            "today, at the test orders this month's allocation expects for it, held for 12 "
+            "months") in text
     assert "Probability of a suspension by the statistical (CUSUM) rule within n inspected " \
            "orders, from S = 0" in text
     assert FIGURES_SCOPE in text
     assert page.count("These figures cover the statistical (CUSUM) rule only.") == 1
 
-    # a previewed plan is forecast with the rates being previewed
+    # a previewed budget is forecast with the orders that budget would give
     form = {"rate_onboarding": "2", "rate_normal": "1", "rate_reduced": "0.5",
-            "rate_tightened": "1", "budget_eur": "60000", "buyer_accounts": "a@b.example",
+            "rate_tightened": "4", "budget_eur": "60000", **ALLOCATION, "budget_orders": "1",
             "p0": "0.05", "p1": "0.20", "alpha": "0.005", "beta": "0.10", "preview": "Preview"}
     preview = text_of(post_form(client, "/qc/plan", form).get_data(as_text=True))
     expected = suspension_probability(P0, 1.0, INC, s0=INC.h / 2)

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -17,8 +18,14 @@ from qc.catalog import CATALOG
 from qc.models import Checkpoint, Inspection, InspectionPhoto, TestOrder
 from tests.conftest import post_form, sign_in
 from tests.factories import UserFactory
-from tests.web.qc_helpers import inspect, one_order, place, receive
+from tests.web.qc_helpers import buyer_pool, inspect, one_order, place, receive
 from tests.web.vetting_helpers import PDF
+
+
+@pytest.fixture(autouse=True)
+def _buyer_pool(app: Flask) -> None:
+    """The planner needs buyer identities to place orders under."""
+    buyer_pool()
 
 
 def count(model: type) -> int:
