@@ -432,3 +432,33 @@ def test_the_demo_pool_has_40_plausible_identities_and_is_the_same_every_time(
         select(BuyerIdentity).order_by(BuyerIdentity.id)).scalars()]
     assert stored == [(b.name, b.address, b.payment_reference) for b in pool]
     assert len(audit_entries("buyer.created")) == 40
+
+
+def test_the_planner_never_reuses_an_identity_for_a_seller_within_12_months(
+        app: Flask) -> None:
+    from qc.services import planning
+
+    seller = SellerFactory(label_status="active", sampling_state="normal",
+                           label_valid_from=date(2026, 1, 1), label_valid_until=date(2027, 1, 1))
+    ListingFactory(seller=seller)
+    BuyerIdentityFactory.create_batch(20)
+    db.session.commit()
+    by_month: dict[str, list[int | None]] = {}
+    for period in ("2026-06", "2026-07", "2026-08"):
+        run = planning.plan_period(period)
+        db.session.commit()
+        by_month[period] = list(db.session.execute(select(TestOrder.buyer_identity_id).where(
+            TestOrder.run_id == run.id)).scalars())
+        assert len(by_month[period]) >= 8  # the floor and a full block: 8 or 9 orders
+    june, july, august = (set(by_month[p]) for p in ("2026-06", "2026-07", "2026-08"))
+    assert None not in june | july | august
+    assert all(len(set(ids)) == len(ids) for ids in by_month.values())  # none twice a month
+    # 20 identities cover two months (at most 18 orders) without reuse; the third month
+    # has at most 4 fresh ones for 8 orders, uses them all, reuses the rest and says so.
+    assert not june & july
+    assert len(august - june - july) == 20 - len(june | july)
+    notes = planning.run_notes(planning.get_run("2026-08"))  # type: ignore[arg-type]
+    assert any("fresh for 8 orders" in w and "used in the last 12 months" in w
+               for w in notes["warnings"])
+    assert not any("fresh" in w for w in planning.run_notes(
+        planning.get_run("2026-07"))["warnings"])  # type: ignore[arg-type]
