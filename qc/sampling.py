@@ -89,6 +89,7 @@ __all__ = [
     "compute_commitment",
     "compute_plan",
     "draw",
+    "draw_slot",
     "new_seed",
     "parse_period",
     "pick_listing",
@@ -345,6 +346,18 @@ def pick_listing(listings: Sequence[ListingInput], total_units: int, seed: bytes
     raise AssertionError("unreachable: target is below the total units")  # pragma: no cover
 
 
+def draw_slot(seed: bytes, prefix: str, i: int, business_days: Sequence[date],
+              listings: Sequence[ListingInput], total_units: int
+              ) -> tuple[datetime, ListingInput]:
+    """The time and listing of a seller's order ``i`` (step 4 of the module docstring);
+    ``prefix`` is "P|S", ``listings`` sorted by id, ``total_units`` their monthly units."""
+    day = business_days[below(seed, f"{prefix}|{i}|day", len(business_days))]
+    hour = FIRST_HOUR + below(seed, f"{prefix}|{i}|hour", HOURS)
+    minute = below(seed, f"{prefix}|{i}|minute", MINUTES)
+    listing = pick_listing(listings, total_units, seed, f"{prefix}|{i}|listing")
+    return datetime(day.year, day.month, day.day, hour, minute), listing
+
+
 def _planned_state(seller: SellerInput) -> SamplingState:
     return SamplingState.TIGHTENED if seller.on_probation else SamplingState(seller.state)
 
@@ -380,12 +393,9 @@ def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
         listings = sorted(seller.listings, key=lambda item: item.listing_id)
         total_units = sum(item.monthly_units for item in listings)
         for i in range(share.count):
-            day = business_days[below(seed, f"{prefix}|{i}|day", len(business_days))]
-            hour = FIRST_HOUR + below(seed, f"{prefix}|{i}|hour", HOURS)
-            minute = below(seed, f"{prefix}|{i}|minute", MINUTES)
-            listing = pick_listing(listings, total_units, seed, f"{prefix}|{i}|listing")
-            drafts.append(_Draft(seller.seller_id, i, listing.listing_id,
-                                 datetime(day.year, day.month, day.day, hour, minute),
+            planned_at, listing = draw_slot(seed, prefix, i, business_days, listings,
+                                            total_units)
+            drafts.append(_Draft(seller.seller_id, i, listing.listing_id, planned_at,
                                  _planned_state(seller), share.confirmation, share.value,
                                  listing.price_cents))
 

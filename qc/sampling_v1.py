@@ -65,14 +65,11 @@ from datetime import date, datetime
 from types import MappingProxyType
 
 from qc.sampling import (
-    FIRST_HOUR,
-    HOURS,
     MIN_SEED_BYTES,
-    MINUTES,
+    DroppedOrder,
     ListingInput,
     Period,
-    below,
-    pick_listing,
+    draw_slot,
     uniform,
 )
 from vetting.labels import SamplingState
@@ -188,17 +185,6 @@ class PlannedOrder:
 
 
 @dataclass(frozen=True)
-class DroppedOrder:
-    """A test order cut to fit the budget."""
-
-    seller_id: int
-    listing_id: int
-    sampling_state: SamplingState
-    cost_cents: int
-    reason: str
-
-
-@dataclass(frozen=True)
 class Plan:
     """The test orders of one period."""
 
@@ -241,13 +227,9 @@ def _plan_seller(period: Period, business_days: tuple[date, ...],
     score = seller.risk * seller.exposure
     drafts = []
     for i in range(count):
-        day = business_days[below(seed, f"{prefix}|{i}|day", len(business_days))]
-        hour = FIRST_HOUR + below(seed, f"{prefix}|{i}|hour", HOURS)
-        minute = below(seed, f"{prefix}|{i}|minute", MINUTES)
-        listing = pick_listing(listings, total_units, seed, f"{prefix}|{i}|listing")
+        planned_at, listing = draw_slot(seed, prefix, i, business_days, listings, total_units)
         drafts.append(_Draft(
-            seller_id=seller.seller_id, listing_id=listing.listing_id,
-            planned_at=datetime(day.year, day.month, day.day, hour, minute),
+            seller_id=seller.seller_id, listing_id=listing.listing_id, planned_at=planned_at,
             state=state, protected=protected, cost_cents=listing.price_cents, score=score))
     return drafts
 
