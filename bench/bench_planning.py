@@ -54,7 +54,14 @@ from app import create_app
 from core.db import db
 from core.models import User, UserRole
 from qc.allocation import FLEET_MIXTURE
-from qc.models import Inspection, Listing, MarketplaceSignal, PlanningRun, TestOrder
+from qc.models import (
+    BuyerIdentity,
+    Inspection,
+    Listing,
+    MarketplaceSignal,
+    PlanningRun,
+    TestOrder,
+)
 from qc.sampling import Period
 from qc.services import plan_settings, planning
 from vetting.labels import LabelStatus, compute_label_record, label_event_columns
@@ -67,6 +74,7 @@ CATEGORIES = (("smartphone", 250_00, 700_00), ("tablet", 200_00, 600_00),
               ("laptop", 400_00, 1100_00))
 STATES = (("onboarding", 10), ("normal", 45), ("reduced", 35), ("tightened", 10))
 CHUNK = 5000
+BUYER_POOL = 40  # the demo pool's size
 # The default 60,000 euros would cut the 200 orders to about 90 at these prices; the order
 # budget is the one measured here, so money is raised until it no longer binds.
 MONEY_BUDGET_CENTS = 250_000_00
@@ -156,6 +164,10 @@ def build(sellers: int, orders_per_month: int, seed: int) -> dict[str, int]:
     bulk(Listing, listing_rows)
     bulk(LabelEvent, events)
     bulk(MarketplaceSignal, signal_rows)
+    bulk(BuyerIdentity, [{"name": f"Bench Buyer {k}", "name_key": f"bench buyer {k}",
+                          "address": f"Teststrasse {k}\n10115 Berlin\nGermany",
+                          "payment_reference": f"card ****{k:04d}", "active": True}
+                         for k in range(1, BUYER_POOL + 1)])
 
     ranked = sorted(claims, key=lambda sid: claims[sid])
     percentile = {sid: (rank + 0.5) / len(ranked) for rank, sid in enumerate(ranked)}
