@@ -185,7 +185,7 @@ class Statement:
     facts: str
     orders: tuple[OrderLine, ...]
     orders_omitted: int
-    orders_omitted_text: str  # "(3 earlier test orders are not listed.)", or ""
+    orders_omitted_text: str  # "(3 earlier test orders were not listed.)", or ""
     photos_note: str  # how to get the inspection photos listed, or "" when none are
     show_s: bool
     rule: tuple[str, ...]
