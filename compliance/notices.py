@@ -28,6 +28,7 @@ from compliance import mailer
 from compliance.models import Notice, SuspensionReview
 from compliance.pdf import render_pdf
 from compliance.statement import (
+    FailedCheck,
     NoticeFacts,
     NoticeKind,
     OrderFact,
@@ -43,7 +44,16 @@ from core.db import db
 from core.errors import ServiceError
 from core.models import User
 from qc.decisions import RENEWAL_MIN_INSPECTED, compute_decision_plan, compute_effective_verdict
-from qc.models import CriticalFinding, Inspection, Listing, SellerStatistics, TestOrder
+from qc.models import (
+    Checkpoint,
+    CriticalFinding,
+    Inspection,
+    InspectionPhoto,
+    InspectionResult,
+    Listing,
+    SellerStatistics,
+    TestOrder,
+)
 from qc.services import label_decisions, plan_settings
 from qc.stats import PlanParams, oc_probability
 from vetting.events import LabelChanged, SuspensionConfirmed
@@ -126,9 +136,11 @@ def _epoch_of(seller_id: int, basis: LabelEvent) -> tuple[datetime | None, float
 
 def _orders(seller_id: int, after: datetime | None, until: datetime) -> list[OrderFact]:
     """The seller's orders inspected in (after, until], with the verdict they count with (an
-    order whose critical finding awaits confirmation is not counted yet, so not listed)."""
+    order whose critical finding awaits confirmation is not counted yet, so not listed), the
+    marketplace order, purchase date and listing, the failed checkpoints and the photos."""
     stmt = (select(TestOrder.id, TestOrder.inspected_at, Listing.device_model,
-                   Inspection.verdict, CriticalFinding.status, CriticalFinding.rescored_verdict)
+                   Inspection.verdict, CriticalFinding.status, CriticalFinding.rescored_verdict,
+                   Inspection.id, TestOrder.marketplace_ref, TestOrder.placed_at, Listing.sku)
             .join(Inspection, Inspection.order_id == TestOrder.id)
             .join(Listing, Listing.id == TestOrder.listing_id)
             .outerjoin(CriticalFinding, CriticalFinding.inspection_id == Inspection.id)
@@ -137,9 +149,65 @@ def _orders(seller_id: int, after: datetime | None, until: datetime) -> list[Ord
             .order_by(TestOrder.inspected_at, TestOrder.id))
     if after is not None:
         stmt = stmt.where(TestOrder.inspected_at > after)
-    return [OrderFact(i, at.date(), device, counted)
-            for i, at, device, verdict, finding, rescored in db.session.execute(stmt)
-            if (counted := compute_effective_verdict(verdict, finding, rescored)) is not None]
+    rows = [(row, counted) for row in db.session.execute(stmt)
+            if (counted := compute_effective_verdict(row[3], row[4], row[5])) is not None]
+    inspection_ids = [row[6] for row, _ in rows]
+    failed, photos = _failed_checks(inspection_ids), _photos(inspection_ids)
+    facts = []
+    for (i, at, device, _, finding, _, inspection_id, ref, placed, sku), counted in rows:
+        checks = failed.get(inspection_id, ())
+        if finding == "rejected":
+            # a second inspector found the critical checkpoints passed; the order counts with
+            # the verdict of its other results, so the notice lists only those
+            checks = tuple(c for c in checks if c.severity != "critical")
+        facts.append(OrderFact(i, at.date(), device, counted, marketplace_ref=ref,
+                               placed_on=placed.date() if placed else None, sku=sku,
+                               failed=checks, photos=photos.get(inspection_id, ())))
+    return facts
+
+
+def _failed_checks(inspection_ids: list[int]) -> dict[int, tuple[FailedCheck, ...]]:
+    """The failed checkpoints of each inspection, titled from the checkpoint catalog."""
+    found: dict[int, list[FailedCheck]] = {}
+    if inspection_ids:
+        rows = db.session.execute(
+            select(InspectionResult.inspection_id, InspectionResult.code, Checkpoint.title,
+                   InspectionResult.severity, InspectionResult.note)
+            .outerjoin(Checkpoint, Checkpoint.code == InspectionResult.code)
+            .where(InspectionResult.inspection_id.in_(inspection_ids),
+                   InspectionResult.passed.is_(False))
+            .order_by(InspectionResult.inspection_id, InspectionResult.position))
+        for inspection_id, code, title, severity, note in rows:
+            found.setdefault(inspection_id, []).append(
+                FailedCheck(code, title or "", severity, note.strip()))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _photos(inspection_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The SHA-256 of each inspection's photos."""
+    found: dict[int, list[str]] = {}
+    if inspection_ids:
+        rows = db.session.execute(
+            select(InspectionPhoto.inspection_id, InspectionPhoto.sha256)
+            .where(InspectionPhoto.inspection_id.in_(inspection_ids))
+            .order_by(InspectionPhoto.id))
+        for inspection_id, sha256 in rows:
+            found.setdefault(inspection_id, []).append(sha256)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _critical_checks(snap: dict[str, Any], orders: list[OrderFact],
+                     trigger: int | None) -> tuple[FailedCheck, ...]:
+    """The critical checkpoints a confirmed critical finding recorded (BAT-1 for a swollen
+    battery), with their titles and the inspector's notes."""
+    codes = [str(c) for c in (snap.get("critical_confirmation") or {}).get("checkpoints", [])]
+    if not codes:
+        return ()
+    failed = {c.code: c for o in orders if o.order_id == trigger for c in o.failed}
+    titles: dict[str, str] = {code: title for code, title in db.session.execute(
+        select(Checkpoint.code, Checkpoint.title).where(Checkpoint.code.in_(codes)))}
+    return tuple(failed.get(code) or FailedCheck(code, titles.get(code, ""), "critical")
+                 for code in codes)
 
 
 def _latest_suspension(seller_id: int, before_id: int) -> LabelEvent | None:
@@ -161,6 +229,7 @@ def _suspension_facts(seller_id: int, basis: LabelEvent) -> dict[str, Any]:
     return {"orders": tuple(orders), "orders_since": since.date() if since else None,
             "start_s": start_s, "s_value": snap.get("S"), "trigger_order_id": trigger,
             "critical": verdict == "critical", "plan": _plan_terms(snap),
+            "critical_checks": _critical_checks(snap, orders, trigger),
             "critical_confirmed_on": _confirmed_on(snap)}
 
 

@@ -74,14 +74,44 @@ class PlanTerms:
     wrongful_24: float  # probability that a seller at p0 is suspended within 24 orders
 
 
+VERDICT_WORDS: dict[str, str] = {
+    "conforming": "conforming, no defect",
+    "minor": "minor defects only (not counted as a defect)",
+    "major": "major defect",
+    "critical": "critical defect",
+}
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """A checkpoint that failed at an inspection, as the catalog names it, with the
+    inspector's note."""
+
+    code: str
+    title: str
+    severity: str = ""
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """"CODE title", the way the inspection checklist names the checkpoint."""
+        return f"{self.code} {self.title}".strip()
+
+
 @dataclass(frozen=True)
 class OrderFact:
-    """An inspected test order and the verdict in force for it."""
+    """An inspected test order, the verdict in force for it, and what the seller knows it
+    by: the marketplace order, its purchase date and the listing."""
 
     order_id: int
     inspected_on: date
     device: str
     verdict: str
+    marketplace_ref: str | None = None
+    placed_on: date | None = None
+    sku: str = ""
+    failed: tuple[FailedCheck, ...] = ()
+    photos: tuple[str, ...] = ()  # SHA-256 of each inspection photo
 
 
 @dataclass(frozen=True)
@@ -102,6 +132,7 @@ class NoticeFacts:
     s_value: float | None = None  # S the decision was taken on (from the event's snapshot)
     trigger_order_id: int | None = None
     critical: bool = False  # the decision rests on a critical verdict
+    critical_checks: tuple[FailedCheck, ...] = ()  # the critical checkpoints that failed
     critical_confirmed_on: date | None = None  # when a second inspector confirmed it
     officer_reason: str = ""
     suspended_on: date | None = None  # the suspension a later decision follows
@@ -117,7 +148,8 @@ class NoticeFacts:
 
 @dataclass(frozen=True)
 class OrderLine:
-    """One row of the facts table: an order, its verdict, and S after it."""
+    """One row of the facts table: an order as the seller knows it, its verdict and failed
+    checkpoints, S after it, and whether it triggered the decision."""
 
     order_id: int
     inspected_on: date
@@ -125,6 +157,17 @@ class OrderLine:
     verdict: str
     defect: bool
     s_after: float
+    marketplace_ref: str | None = None
+    placed_on: date | None = None
+    sku: str = ""
+    failed: tuple[FailedCheck, ...] = ()
+    photos: tuple[str, ...] = ()
+    trigger: bool = False
+
+    @property
+    def verdict_words(self) -> str:
+        """The verdict in words."""
+        return VERDICT_WORDS.get(self.verdict, self.verdict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +185,8 @@ class Statement:
     facts: str
     orders: tuple[OrderLine, ...]
     orders_omitted: int
+    orders_omitted_text: str  # "(3 earlier test orders were not listed.)", or ""
+    photos_note: str  # how to get the inspection photos listed, or "" when none are
     show_s: bool
     rule: tuple[str, ...]
     officer_reason: str
@@ -156,8 +201,18 @@ def _pct(rate: float) -> str:
     return f"{text}%"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """The count with the noun in its number: "1 test order", "2 test orders"."""
+    return f"{n} {one if n == 1 else (many if many is not None else one + 's')}"
+
+
+def times(n: int) -> str:
+    """How often, in words: "once", "twice", "3 times"."""
+    return {1: "once", 2: "twice"}.get(n) or f"{n} times"
+
+
 def _orders(n: int) -> str:
-    return f"{n} test order{'' if n == 1 else 's'}"
+    return plural(n, "test order")
 
 
 def _were(n: int) -> str:
@@ -165,24 +220,33 @@ def _were(n: int) -> str:
 
 
 def _suspended(n: int) -> str:
-    return "was not suspended" if not n else "was suspended " + (
-        {1: "once", 2: "twice"}.get(n) or f"{n} times")
+    return "was not suspended" if not n else "was suspended " + times(n)
 
 
 def _rate(per_month: float) -> str:
     return f"{per_month:g} test order{'s' if per_month != 1 else ''} a month"
 
 
-def compute_order_lines(orders: Sequence[OrderFact], start_s: float,
-                        plan: PlanTerms) -> tuple[OrderLine, ...]:
-    """Each order with whether it counts as a defect and the CUSUM S after it (S never goes
-    below 0; a defect adds w_defect, any other verdict adds w_clean)."""
+def compute_order_lines(orders: Sequence[OrderFact], start_s: float, plan: PlanTerms,
+                        trigger_order_id: int | None = None) -> tuple[OrderLine, ...]:
+    """Each order with whether it counts as a defect, the CUSUM S after it (S never goes
+    below 0; a defect adds w_defect, any other verdict adds w_clean) and whether it is the
+    order that triggered the decision."""
     s, lines = start_s, []
     for o in orders:
         defect = o.verdict in DEFECT_VERDICTS
         s = max(0.0, s + (plan.w_defect if defect else plan.w_clean))
-        lines.append(OrderLine(o.order_id, o.inspected_on, o.device, o.verdict, defect, s))
+        lines.append(OrderLine(o.order_id, o.inspected_on, o.device, o.verdict, defect, s,
+                               o.marketplace_ref, o.placed_on, o.sku, o.failed, o.photos,
+                               trigger=o.order_id == trigger_order_id))
     return tuple(lines)
+
+
+def order_name(order_id: int, marketplace_ref: str | None) -> str:
+    """An order as the seller can find it: the marketplace order, with our test order number."""
+    if marketplace_ref:
+        return f"marketplace order {marketplace_ref} (test order #{order_id})"
+    return f"test order #{order_id}"
 
 
 def compute_appeal_by(decided_on: date, days: int) -> date:
@@ -206,13 +270,29 @@ def _facts_sentence(f: NoticeFacts, lines: Sequence[OrderLine]) -> str:
     defects = sum(1 for line in lines if line.defect)
     minor = sum(1 for line in lines if line.verdict == "minor")
     since = f" since {f.orders_since}" if f.orders_since else ""
-    text = (f"{len(lines)} test order(s) bought anonymously on the marketplace were inspected"
-            f"{since}: {defects} with a major or critical defect, {minor} with only minor "
-            f"defects, {len(lines) - defects - minor} conforming.")
+    text = (f"{_orders(len(lines))} bought anonymously on the marketplace "
+            f"{_were(len(lines))} inspected{since}: {defects} with a major or critical defect, "
+            f"{minor} with only minor defects, {len(lines) - defects - minor} conforming.")
     if f.trigger_order_id is not None:
         which = f"The suspension of {f.suspended_on}" if f.suspended_on else "The suspension"
-        text += f" {which} was triggered by test order #{f.trigger_order_id}."
+        ref = next((line.marketplace_ref for line in lines
+                    if line.order_id == f.trigger_order_id), None)
+        text += (f" {which} was triggered by {order_name(f.trigger_order_id, ref)}, marked "
+                 f"below.")
     return text
+
+
+def _critical_checks(f: NoticeFacts) -> str:
+    checks = f.critical_checks or next(
+        (tuple(c for c in o.failed if c.severity == "critical") for o in f.orders
+         if o.order_id == f.trigger_order_id), ())
+    if not checks:  # older decisions recorded no checkpoints: name the kinds of checkpoint
+        return ("a critical checkpoint (such as an IMEI that does not match or is "
+                "blacklisted, an activation or account lock not removed, the previous owner's "
+                "data not erased, a different model than listed, or liquid damage) failed")
+    named = "; ".join(c.label for c in checks)
+    return (f"the critical checkpoint{'' if len(checks) == 1 else 's'} {named} "
+            f"failed")
 
 
 def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
@@ -230,11 +310,13 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
         f"rate (a defect adds ln(p1/p0), a clean order ln((1-p1)/(1-p0)), and "
         f"h = ln((1-beta)/alpha)).")
     if f.critical:
+        ref = next((o.marketplace_ref for o in f.orders if o.order_id == f.trigger_order_id),
+                   None)
+        where = order_name(f.trigger_order_id, ref) if f.trigger_order_id is not None \
+            else "a test order"
         return (
-            "Zero tolerance for critical defects: a critical checkpoint (such as an IMEI that "
-            "does not match or is blacklisted, an activation or account lock not removed, the "
-            "previous owner's data not erased, a different model than listed, or liquid "
-            f"damage) failed on test order #{f.trigger_order_id}. One critical verdict, "
+            f"Zero tolerance for critical defects: {_critical_checks(f)} on {where}. "
+            "One critical verdict, "
             "confirmed on the device by a second inspector, suspends the label at once, "
             "pending review, whatever the running score." + (
                 f" The critical finding was confirmed by a second inspector on "
@@ -271,7 +353,7 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
             f"On probation the running score S restarts with a head start S0 = h/2 = "
             f"{head:.2f} instead of 0 (h = {p.h:.2f}; a defect adds {p.w_defect:.4f}, a clean "
             f"order {p.w_clean:.4f}; plan p0 = {_pct(p.p0)}, p1 = {_pct(p.p1)}, "
-            f"alpha = {_pct(p.alpha)}, beta = {_pct(p.beta)}), so {to_suspend} test order(s) "
+            f"alpha = {_pct(p.alpha)}, beta = {_pct(p.beta)}), so {_orders(to_suspend)} "
             f"with a major or critical defect in a row suspend the label again; a critical "
             f"defect, once confirmed by a second inspector, suspends it at once.",
             f"Test orders are placed at the tightened rate of {_rate(p.rate_tightened)}. "
@@ -357,10 +439,21 @@ def _appeal(f: NoticeFacts, appeal_by: date) -> tuple[str, ...]:
     return (where, what, effect)
 
 
+def _photos_note(f: NoticeFacts, shown: Sequence[OrderLine]) -> str:
+    if not any(line.photos for line in shown):
+        return ""
+    return ("The photos taken at these inspections are listed by their SHA-256 fingerprint. "
+            f"To receive copies, reply to this notice or write to {f.appeal_to}, quoting "
+            f"reference {f.reference} and the orders concerned; the fingerprint of each copy "
+            "you receive matches the one listed here.")
+
+
 def compute_statement(facts: NoticeFacts) -> Statement:
     """The statement of reasons for one decision."""
-    lines = compute_order_lines(facts.orders, facts.start_s, facts.plan)
+    lines = compute_order_lines(facts.orders, facts.start_s, facts.plan,
+                                facts.trigger_order_id)
     shown = lines[-MAX_ORDER_LINES:]
+    omitted = len(lines) - len(shown)
     appeal_by = compute_appeal_by(facts.decided_on, facts.appeal_days)
     title = KIND_TITLES[facts.kind]
     person = facts.kind != NoticeKind.SUSPENSION_PENDING and \
@@ -371,7 +464,10 @@ def compute_statement(facts: NoticeFacts) -> Statement:
         subject=f"Back Label: {title.lower()} for {facts.seller_name} ({facts.reference})",
         seller_name=facts.seller_name, reference=facts.reference, decided_on=facts.decided_on,
         decision=_decision(facts), facts=_facts_sentence(facts, lines), orders=shown,
-        orders_omitted=len(lines) - len(shown),
+        orders_omitted=omitted,
+        orders_omitted_text=(f"({plural(omitted, 'earlier test order')} {_were(omitted)} not "
+                             "listed.)") if omitted else "",
+        photos_note=_photos_note(facts, shown),
         show_s=facts.kind != NoticeKind.CONDITIONAL_RENEWAL,
         rule=_rule(facts), officer_reason=officer, reviewed_by_person=person,
         appeal=_appeal(facts, appeal_by), appeal_to=facts.appeal_to, appeal_by=appeal_by)

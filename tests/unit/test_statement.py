@@ -10,6 +10,7 @@ import pytest
 
 from compliance.statement import (
     MAX_ORDER_LINES,
+    FailedCheck,
     NoticeFacts,
     NoticeKind,
     OrderFact,
@@ -18,6 +19,8 @@ from compliance.statement import (
     compute_notice_kind,
     compute_order_lines,
     compute_statement,
+    plural,
+    times,
 )
 from qc.forecast import FIGURES_SCOPE
 
@@ -81,7 +84,7 @@ def test_pending_suspension_by_the_cusum() -> None:
     # the facts: each order with its verdict and S after it
     assert [(o.order_id, o.verdict, round(o.s_after, 2)) for o in s.orders] == [
         (10, "major", 1.39), (11, "major", 2.77), (12, "major", 4.16), (13, "major", 5.55)]
-    assert "4 test order(s)" in s.facts
+    assert "4 test orders bought anonymously on the marketplace were inspected" in s.facts
     assert "since 2026-01-10" in s.facts
     assert "4 with a major or critical defect" in s.facts
     assert "triggered by test order #13" in s.facts
@@ -150,7 +153,7 @@ def test_reinstatement_explains_the_head_start_and_probation() -> None:
     assert "The suspension of 2026-06-10 was triggered by test order #13" in s.facts
     rule = " ".join(s.rule)
     assert "head start S0 = h/2 = 2.60" in rule
-    assert "so 2 test order(s) with a major or critical defect in a row" in rule
+    assert "so 2 test orders with a major or critical defect in a row" in rule
     assert "tightened rate of 4 test orders a month" in rule
     assert "after 14 test orders in a row" in rule
     assert s.officer_reason == "Corrective-action plan accepted."
@@ -237,10 +240,99 @@ def test_long_histories_list_the_most_recent_orders() -> None:
     assert len(s.orders) == MAX_ORDER_LINES
     assert s.orders_omitted == 7
     assert s.orders[-1].order_id == MAX_ORDER_LINES + 6
-    assert f"{MAX_ORDER_LINES + 7} test order(s)" in s.facts
+    assert f"{MAX_ORDER_LINES + 7} test orders bought" in s.facts
+    assert s.orders_omitted_text == "(7 earlier test orders were not listed.)"
 
 
 def test_inputs_are_not_changed() -> None:
     f = facts(NoticeKind.SUSPENSION_PENDING, orders=FOUR_DEFECTS)
     compute_statement(f)
     assert f.orders == FOUR_DEFECTS
+
+
+DISPLAY = FailedCheck("DISP-1", "Display free of dead pixels and burn-in", "major",
+                      "Green line across the top third.")
+LOCK = FailedCheck("LOCK-1", "Activation lock / factory-reset protection / MDM cleared",
+                   "critical", "Find My still on after reset.")
+PHOTO = "ab" * 32
+
+
+def seller_order(order_id: int, verdict: str, *failed: FailedCheck,
+                 photos: tuple[str, ...] = ()) -> OrderFact:
+    return OrderFact(order_id, DAY, "Galaxy S22 256 GB", verdict,
+                     marketplace_ref=f"MP-2026-{order_id:04d}", placed_on=date(2026, 6, 6),
+                     sku="GS22-256-BLK", failed=failed, photos=photos)
+
+
+def test_each_order_is_named_in_the_sellers_terms_with_its_failed_checkpoints() -> None:
+    orders = (seller_order(21, "conforming"), seller_order(22, "major", DISPLAY, photos=(PHOTO,)))
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=orders, s_value=5.6,
+                                trigger_order_id=22))
+    clean, faulty = s.orders
+    assert (faulty.marketplace_ref, faulty.placed_on, faulty.sku, faulty.device) == (
+        "MP-2026-0022", date(2026, 6, 6), "GS22-256-BLK", "Galaxy S22 256 GB")
+    assert faulty.verdict_words == "major defect"
+    assert clean.verdict_words == "conforming, no defect"
+    assert [(c.code, c.title, c.note) for c in faulty.failed] == [
+        ("DISP-1", "Display free of dead pixels and burn-in", "Green line across the top third.")]
+    assert faulty.failed[0].label == "DISP-1 Display free of dead pixels and burn-in"
+    assert clean.failed == ()
+    # the order the decision names is marked, and named as the seller knows it
+    assert [o.trigger for o in s.orders] == [False, True]
+    assert ("The suspension was triggered by marketplace order MP-2026-0022 (test order #22), "
+            "marked below.") in s.facts
+    # the photos: listed by hash, and how to get them
+    assert faulty.photos == (PHOTO,)
+    assert "SHA-256" in s.photos_note
+    assert "reply to this notice or write to appeals@marketplace.example, quoting reference " \
+           "N0123456789" in s.photos_note
+
+
+def test_no_photos_no_photo_note() -> None:
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING,
+                                orders=(seller_order(22, "major", DISPLAY),)))
+    assert s.photos_note == ""
+
+
+def test_a_critical_notice_names_the_critical_checkpoint_not_examples() -> None:
+    orders = (seller_order(5, "conforming"), seller_order(6, "critical", LOCK))
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=orders, s_value=1.2144,
+                                trigger_order_id=6, critical=True))
+    rule = " ".join(s.rule)
+    assert ("Zero tolerance for critical defects: the critical checkpoint LOCK-1 Activation "
+            "lock / factory-reset protection / MDM cleared failed on marketplace order "
+            "MP-2026-0006 (test order #6).") in rule
+    assert "such as an IMEI" not in rule
+    # the checkpoints the confirmation recorded win (BAT-1 for a swollen battery)
+    battery = FailedCheck("BAT-1", "Battery health and no swelling", "critical")
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=orders, s_value=1.2,
+                                trigger_order_id=6, critical=True,
+                                critical_checks=(LOCK, battery)))
+    assert ("the critical checkpoints LOCK-1 Activation lock / factory-reset protection / MDM "
+            "cleared; BAT-1 Battery health and no swelling failed") in " ".join(s.rule)
+
+
+def test_a_critical_notice_without_recorded_checkpoints_keeps_the_examples() -> None:
+    orders = (OrderFact(6, DAY, "Galaxy S22", "critical"),)
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=orders, s_value=1.2,
+                                trigger_order_id=6, critical=True))
+    assert "a critical checkpoint (such as an IMEI" in " ".join(s.rule)
+
+
+@pytest.mark.parametrize(("n", "words"), [(0, "0 test orders"), (1, "1 test order"),
+                                          (2, "2 test orders")])
+def test_counts_are_pluralised(n: int, words: str) -> None:
+    assert plural(n, "test order") == words
+
+
+def test_times_in_words() -> None:
+    assert [times(n) for n in (1, 2, 3)] == ["once", "twice", "3 times"]
+    assert plural(3, "entry", "entries") == "3 entries"
+
+
+def test_one_inspected_order_is_singular() -> None:
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING,
+                                orders=(seller_order(6, "critical", LOCK),)))
+    assert s.facts.startswith("1 test order bought anonymously on the marketplace was "
+                              "inspected: 1 with a major or critical defect")
+    assert "(s)" not in s.facts + " ".join(s.rule) + s.orders_omitted_text

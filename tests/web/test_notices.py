@@ -26,11 +26,12 @@ from compliance.models import Notice, SuspensionReview
 from core.db import db
 from core.models import AuditEntry, User
 from qc.forecast import FIGURES_SCOPE
-from qc.models import TestOrder
+from qc.models import InspectionPhoto, TestOrder
 from qc.services import critical_findings, inspections, label_decisions
 from tests.conftest import post_form
 from tests.factories import ListingFactory, SellerFactory, UserFactory
 from tests.web.qc_helpers import NOW, planned_orders, received_orders
+from tests.web.test_qc_orders import png
 from vetting.models import Seller
 
 # ---------------------------------------------------------------- helpers
@@ -49,15 +50,17 @@ def active_seller(**kw: object) -> Seller:
     return seller
 
 
-def inspect(orders: list[TestOrder], inspector: User, failed: tuple[str, ...] = ()) -> None:
+def inspect(orders: list[TestOrder], inspector: User, failed: tuple[str, ...] = (),
+            note: str = "", photo: bytes | None = None) -> None:
     for order in orders:
         db.session.refresh(order)
-        outcomes = {c.code: (c.code not in failed, "")
+        outcomes = {c.code: (c.code not in failed, note if c.code in failed else "")
                     for c in inspections.checkpoints_for(order.listing.category)}
         inspections.submit_inspection(order, inspections.InspectionInput(
             observed_grade=order.listing.promised_grade, battery_percent=91,
             battery_cycles=200, battery_swollen=False, cable_missing=False, notes="",
-            outcomes=outcomes), inspector)
+            outcomes=outcomes,
+            photos=[(io.BytesIO(photo), "front.png")] if photo is not None else ()), inspector)
         db.session.commit()
 
 
@@ -125,17 +128,27 @@ def test_every_decision_writes_its_notice_with_the_facts(app: Flask, inspector: 
     assert pending.appeal_by == NOW.date() + timedelta(days=30)
     text = pending.body_text
     assert "suspended with effect from 2026-06-10, pending review" in text
-    for order in orders[2:]:
-        assert f"Test order #{order.id}, inspected 2026-06-10, Galaxy S22 256 GB: major" in text
-    assert f"Test order #{orders[0].id}, inspected 2026-06-10, Galaxy S22 256 GB: conforming" \
-        in text
-    assert f"triggered by test order #{orders[-1].id}" in text
+    sku = orders[0].listing.sku
+    for order in orders:
+        assert (f"Marketplace order {order.marketplace_ref}, bought 2026-06-06 (test order "
+                f"#{order.id}), listing {sku}, Galaxy S22 256 GB") in text
+    assert text.count("Inspected 2026-06-10: major defect; S after it") == 4
+    assert text.count("Inspected 2026-06-10: conforming, no defect; S after it") == 2
+    assert text.count("Failed checkpoint DISP-1 no dead pixels, lines, burn-in, white spots") \
+        == 4
+    assert text.count("[TRIGGERED THE DECISION]") == 1
+    assert f"[TRIGGERED THE DECISION] Marketplace order {orders[-1].marketplace_ref}" in text
+    assert (f"triggered by marketplace order {orders[-1].marketplace_ref} (test order "
+            f"#{orders[-1].id}), marked below") in text
     assert "S reached 5.55, at or above h = 5.19" in text
     assert "p0 = 5%, a rejectable defect rate p1 = 20%" in text
     assert "Deadline: 2026-07-10. Send to: compliance@labelkeeper.invalid." in text
     assert "no person has reviewed it yet" in text
-    assert "6 test order(s) bought anonymously on the marketplace were inspected: 4 with" in text
-    assert "<td>major (a defect)</td>" in pending.body_html
+    assert "6 test orders bought anonymously on the marketplace were inspected: 4 with" in text
+    assert "(s)" not in text
+    assert "<td>major defect</td>" in pending.body_html
+    assert "<strong>DISP-1 no dead pixels, lines, burn-in, white spots</strong>" in \
+        pending.body_html
     # the published wrongful-suspension rate says what it covers, the critical rule beside it
     assert "with a probability of 0.29%. " + FIGURES_SCOPE in " ".join(text.split())
     assert squeeze(FIGURES_SCOPE) in squeeze(pending.body_html)
@@ -150,7 +163,8 @@ def test_every_decision_writes_its_notice_with_the_facts(app: Flask, inspector: 
     assert confirmed.appeal_by == date(2026, 7, 12)
     assert "On 2026-06-12 a compliance officer reviewed the suspension" in confirmed.body_text
     assert "Four display faults in a row." in confirmed.body_text
-    assert f"Test order #{orders[-1].id}" in confirmed.body_text
+    assert f"[TRIGGERED THE DECISION] Marketplace order {orders[-1].marketplace_ref}" in \
+        confirmed.body_text
 
     # reinstatement on probation
     clock(app, NOW + timedelta(days=20))
@@ -163,7 +177,8 @@ def test_every_decision_writes_its_notice_with_the_facts(app: Flask, inspector: 
     assert "reinstated on probation with effect from 2026-06-30" in text
     assert "head start S0 = h/2 = 2.60" in text
     assert "Corrective-action plan accepted." in text
-    assert f"Test order #{orders[-1].id}" in text  # the orders that led to the suspension
+    # the orders that led to the suspension
+    assert f"Marketplace order {orders[-1].marketplace_ref}" in text
 
     # revocation
     clock(app, NOW + timedelta(days=40))
@@ -187,7 +202,7 @@ def test_critical_verdict_notice_names_the_zero_tolerance_rule(app: Flask,
     clock(app, NOW)
     seller = active_seller()
     order = received_orders(seller, 1)[0]
-    inspect([order], inspector, failed=("LOCK-1",))
+    inspect([order], inspector, failed=("LOCK-1",), note="Find My still on after reset.")
     assert count(Notice) == 0  # one inspector's critical verdict waits for a second one
     clock(app, datetime(2026, 6, 11, 9, 30))
     second = UserFactory(email="second@example.test", roles=["inspector"])
@@ -195,10 +210,51 @@ def test_critical_verdict_notice_names_the_zero_tolerance_rule(app: Flask,
                                      "Activation lock still on the device.", second)
     db.session.commit()
     text = notice_of("suspension_pending", seller).body_text
-    assert "Zero tolerance for critical defects" in text
-    assert f"failed on test order #{order.id}" in text
+    one_line = " ".join(text.split())
+    assert ("Zero tolerance for critical defects: the critical checkpoint LOCK-1 activation "
+            "lock / factory-reset protection / MDM cleared failed on marketplace order "
+            f"{order.marketplace_ref} (test order #{order.id}).") in one_line
+    assert "such as an IMEI" not in one_line  # the checkpoint itself, not examples
     assert "The critical finding was confirmed by a second inspector on 2026-06-11." in text
-    assert f"Test order #{order.id}, inspected 2026-06-10, Galaxy S22 256 GB: critical" in text
+    assert (f"[TRIGGERED THE DECISION] Marketplace order {order.marketplace_ref}, bought "
+            f"2026-06-06 (test order #{order.id}), listing {order.listing.sku}, Galaxy S22 "
+            "256 GB\n  Inspected 2026-06-10: critical defect") in text
+    assert "Failed checkpoint LOCK-1 activation lock / factory-reset protection / MDM " \
+        "cleared; inspector's note: Find My still on after reset." in text
+    pdf = pdf_text(notices.ensure_pdf(notice_of("suspension_pending", seller)))
+    assert squeeze("the critical checkpoint LOCK-1 activation lock / factory-reset protection / "
+                   f"MDM cleared failed on marketplace order {order.marketplace_ref}") in pdf
+
+
+def test_a_notice_pdf_names_failed_checkpoints_orders_and_photos(app: Flask,
+                                                                 inspector: User) -> None:
+    clock(app, NOW)
+    seller = active_seller()
+    clean = received_orders(seller, 2)
+    inspect(clean, inspector)
+    clock(app, NOW + timedelta(hours=1))
+    faulty = received_orders(seller, 4)
+    inspect(faulty[:3], inspector, failed=("DISP-1",), note="Green line across the top.")
+    inspect(faulty[3:], inspector, failed=("DISP-1", "COS-1"), note="Scratched glass.",
+            photo=png())
+    notice = notice_of("suspension_pending", seller)
+    photo = db.session.execute(select(InspectionPhoto)).scalar_one()
+    assert f"Photos (SHA-256): {photo.sha256}" in notice.body_text
+
+    text = pdf_text(notices.ensure_pdf(notice))
+    for order in clean + faulty:
+        assert squeeze(f"{order.marketplace_ref} (test order #{order.id})") in text
+    assert text.count(squeeze("DISP-1 no dead pixels, lines, burn-in, white spots")) == 4
+    assert text.count(squeeze("inspector's note: Green line across the top.")) == 3
+    assert squeeze("COS-1 screen cosmetics match the grade; inspector's note: Scratched "
+                   "glass.") in text
+    assert text.count("Triggeredthedecision:") == 1
+    assert squeeze(f"Triggered the decision: {faulty[-1].marketplace_ref}") in text
+    assert photo.sha256 in text
+    assert squeeze(f"To receive copies, reply to this notice or write to "
+                   f"compliance@labelkeeper.invalid, quoting reference {notice.reference}") \
+        in text
+    assert "(s)" not in text
 
 
 def test_conditional_renewal_notice(app: Flask, inspector: User) -> None:
