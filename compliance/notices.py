@@ -69,9 +69,22 @@ ORDER_REF = re.compile(r"#(\d+)")
 
 def on_label_changed(event: LabelChanged) -> None:
     """Write the notice a label change calls for, in the change's transaction."""
-    kind = compute_notice_kind(event.from_status, event.to_status, event.renewal)
+    review = _overturned_review(event) if event.from_status == LabelStatus.SUSPENDED else None
+    kind = compute_notice_kind(event.from_status, event.to_status, event.renewal,
+                               overturned=review is not None)
     if kind is not None:
-        create_notice(event.seller_id, event.label_event_id, kind)
+        create_notice(event.seller_id, event.label_event_id, kind,
+                      review_id=review.id if review is not None else None)
+
+
+def _overturned_review(event: LabelChanged) -> SuspensionReview | None:
+    """The review that overturned the suspension a label is leaving, if one did."""
+    suspension = _latest_suspension(event.seller_id, event.label_event_id)
+    if suspension is None:
+        return None
+    return db.session.execute(select(SuspensionReview).where(
+        SuspensionReview.label_event_id == suspension.id,
+        SuspensionReview.status == "overturned")).scalar_one_or_none()
 
 
 def on_suspension_confirmed(event: SuspensionConfirmed) -> None:
@@ -279,6 +292,14 @@ def build_facts(seller: Seller, event: LabelEvent, kind: NoticeKind, reference: 
                            officer_reason=review.reason, suspended_on=event.at.date())
     if kind == NoticeKind.CONDITIONAL_RENEWAL:
         return NoticeFacts(**common, **_renewal_facts(seller, event))
+    if kind == NoticeKind.SUSPENSION_OVERTURNED:
+        assert review is not None  # noqa: S101 - only a review overturns a suspension
+        suspension = review.label_event
+        facts = _suspension_facts(seller.id, suspension)
+        snap = _snapshot(event)  # the restart: S0 and the plan in force now
+        facts.update(plan=_plan_terms(snap), s_value=snap.get("S"))
+        return NoticeFacts(**common, **facts, officer_reason=review.reason,
+                           suspended_on=suspension.at.date(), restored_status=event.to_status)
     basis = event
     if kind == NoticeKind.REINSTATEMENT or event.from_status == LabelStatus.SUSPENDED:
         basis = _latest_suspension(seller.id, event.id) or event

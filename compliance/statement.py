@@ -31,6 +31,7 @@ class NoticeKind(StrEnum):
     REINSTATEMENT = "reinstatement"
     CONDITIONAL_RENEWAL = "conditional_renewal"
     REVOCATION = "revocation"
+    SUSPENSION_OVERTURNED = "suspension_overturned"
 
 
 KIND_TITLES: dict[NoticeKind, str] = {
@@ -39,15 +40,19 @@ KIND_TITLES: dict[NoticeKind, str] = {
     NoticeKind.REINSTATEMENT: "Reinstatement on probation",
     NoticeKind.CONDITIONAL_RENEWAL: "Conditional renewal",
     NoticeKind.REVOCATION: "Revocation",
+    NoticeKind.SUSPENSION_OVERTURNED: "Suspension lifted after review",
 }
 
 
-def compute_notice_kind(from_status: str | None, to_status: str,
-                        renewal: str | None) -> NoticeKind | None:
-    """The notice a label change calls for, or None (grants, full renewals, probation ending,
-    overturned suspensions and expiry need no statement of reasons)."""
+def compute_notice_kind(from_status: str | None, to_status: str, renewal: str | None,
+                        overturned: bool = False) -> NoticeKind | None:
+    """The notice a label change calls for, or None (grants, full renewals, probation ending
+    and expiry need no statement of reasons); `overturned` says a reviewer lifted the
+    suspension the label leaves, whatever status it returns to."""
     if renewal is not None:
         return NoticeKind.CONDITIONAL_RENEWAL if renewal == "conditional" else None
+    if overturned and from_status == "suspended" and to_status in ("active", "probation"):
+        return NoticeKind.SUSPENSION_OVERTURNED
     if to_status == "suspended":
         return NoticeKind.SUSPENSION_PENDING
     if to_status == "probation" and from_status == "suspended":
@@ -136,6 +141,7 @@ class NoticeFacts:
     critical_confirmed_on: date | None = None  # when a second inspector confirmed it
     officer_reason: str = ""
     suspended_on: date | None = None  # the suspension a later decision follows
+    restored_status: str = ""  # the status an overturned suspension returned the label to
     valid_until: date | None = None
     renewal_start: date | None = None
     renewal_end: date | None = None
@@ -333,6 +339,23 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
         f"{_pct(round(f.plan.wrongful_24, 4))}. {FIGURES_SCOPE}")
 
 
+def _overturn_rule(f: NoticeFacts) -> tuple[str, ...]:
+    p = f.plan
+    head = f.s_value if f.s_value is not None else p.h / 2
+    to_suspend = max(1, math.ceil((p.h - head) / p.w_defect - 1e-9))
+    again = ("one more order with a major or critical defect would suspend the label again"
+             if to_suspend == 1 else
+             f"one order with a major or critical defect alone will not suspend the label "
+             f"again, but {to_suspend} in a row would")
+    return (
+        "An automatic suspension is reviewed by a compliance officer, who confirms it or "
+        "overturns it. An overturned suspension is lifted and the label returns to the status "
+        "it had before.",
+        f"Your running score of test results starts again from half the suspension threshold "
+        f"instead of from zero: {again}, and each order without such a defect brings the "
+        f"score down.")
+
+
 def _rule(f: NoticeFacts) -> tuple[str, ...]:
     p = f.plan
     if f.kind in (NoticeKind.SUSPENSION_PENDING, NoticeKind.SUSPENSION_CONFIRMED):
@@ -359,6 +382,8 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
             f"Test orders are placed at the tightened rate of {_rate(p.rate_tightened)}. "
             f"Probation ends, and the label is active again, after {p.acceptance_run} test "
             f"orders in a row without a major or critical defect.")
+    if f.kind == NoticeKind.SUSPENSION_OVERTURNED:
+        return _overturn_rule(f)
     if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
         need = f.renewal_min_inspected
         why = []
@@ -407,6 +432,13 @@ def _decision(f: NoticeFacts) -> str:
         return (f"Your Back Label is reinstated on probation with effect from "
                 f"{f.decided_on}{after}. Your listings may carry the Back Label again, under "
                 f"the conditions below.")
+    if f.kind == NoticeKind.SUSPENSION_OVERTURNED:
+        of = f" of {f.suspended_on}" if f.suspended_on else ""
+        status = ("on probation again, as it was before the suspension"
+                  if f.restored_status == "probation" else "active again")
+        return (f"The suspension{of} of your Back Label is lifted: a compliance officer "
+                f"reviewed it and overturned it on {f.decided_on}. Your label is {status}. "
+                f"Your listings are back under the Back Label from {f.decided_on}.")
     if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
         until = f", valid until {f.valid_until}" if f.valid_until else ""
         return (f"Your Back Label was renewed conditionally on {f.decided_on}{until}. It stays "
@@ -418,6 +450,10 @@ def _decision(f: NoticeFacts) -> str:
 def _appeal(f: NoticeFacts, appeal_by: date) -> tuple[str, ...]:
     where = (f"Write to {f.appeal_to} by {appeal_by} ({f.appeal_days} days from "
              f"{f.decided_on}), quoting reference {f.reference}.")
+    if f.kind == NoticeKind.SUSPENSION_OVERTURNED:
+        return ("This decision is in your favour; you need not do anything.",
+                "If you believe a fact in this notice is wrong, for example an order listed "
+                "above that is not yours, say which and send your evidence. " + where)
     what = ("Send either an appeal, saying why you believe the decision is wrong, with your "
             "evidence (for example your own test records for the orders above), or a "
             "corrective-action plan, saying what caused the defects, what you have changed "

@@ -60,6 +60,36 @@ def test_which_label_changes_call_for_a_notice(from_status: str | None, to_statu
     assert compute_notice_kind(from_status, to_status, renewal) == kind
 
 
+@pytest.mark.parametrize(("from_status", "to_status", "kind"), [
+    ("suspended", "active", NoticeKind.SUSPENSION_OVERTURNED),
+    ("suspended", "probation", NoticeKind.SUSPENSION_OVERTURNED),  # not a reinstatement
+    ("suspended", "revoked", NoticeKind.REVOCATION),
+])
+def test_an_overturned_suspension_calls_for_its_own_notice(from_status: str, to_status: str,
+                                                           kind: NoticeKind) -> None:
+    assert compute_notice_kind(from_status, to_status, None, overturned=True) == kind
+
+
+def test_overturned_suspension_says_the_label_is_back_in_plain_words() -> None:
+    s = compute_statement(facts(NoticeKind.SUSPENSION_OVERTURNED, decided_on=date(2026, 6, 12),
+                                suspended_on=date(2026, 6, 10), restored_status="active",
+                                s_value=2.5952, officer_reason="Courier damage, not the seller.",
+                                trigger_order_id=6))
+    assert s.decision == ("The suspension of 2026-06-10 of your Back Label is lifted: a "
+                          "compliance officer reviewed it and overturned it on 2026-06-12. "
+                          "Your label is active again. Your listings are back under the Back "
+                          "Label from 2026-06-12.")
+    assert s.reviewed_by_person
+    assert s.officer_reason == "Courier damage, not the seller."
+    rule = " ".join(s.rule)
+    assert ("starts again from half the suspension threshold instead of from zero: one order "
+            "with a major or critical defect alone will not suspend the label again, but 2 in "
+            "a row would") in rule
+    appeal = " ".join(s.appeal)
+    assert "in your favour" in appeal
+    assert "what caused the defects" not in appeal
+
+
 def test_order_lines_follow_the_cusum_and_never_go_below_zero() -> None:
     orders = (OrderFact(1, DAY, "x", "conforming"), OrderFact(2, DAY, "x", "major"),
               OrderFact(3, DAY, "x", "minor"), OrderFact(4, DAY, "x", "critical"))

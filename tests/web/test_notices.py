@@ -279,15 +279,31 @@ def test_conditional_renewal_notice(app: Flask, inspector: User) -> None:
     assert text.count(": conforming") == 2
 
 
-def test_full_renewal_and_overturned_suspension_send_nothing(app: Flask,
-                                                            inspector: User) -> None:
-    seller = active_seller()
+def test_an_overturned_suspension_tells_the_seller_the_label_is_back(
+        app: Flask, client: FlaskClient, login: Callable[..., object],
+        inspector: User) -> None:
+    seller = active_seller(contact_email="quality@refurb-one.example")
     suspend(app, seller, inspector)
     review = db.session.execute(select(SuspensionReview)).scalar_one()
-    services.overturn_suspension(review, "Display batch was a courier accident.", officer())
-    db.session.commit()
-    assert [n.kind for n in db.session.execute(select(Notice)).scalars()] == [
-        "suspension_pending"]
+    login("compliance")
+    clock(app, NOW + timedelta(days=2))
+    response = post_form(client, f"/compliance/reviews/{review.id}", {
+        "decision": "overturn", "reason": "Display batch was a courier accident.",
+        "version": review.version})
+    assert response.status_code == 302
+
+    notice = notice_of("suspension_overturned", seller)
+    assert notice.recipient == "quality@refurb-one.example"
+    assert notice.review_id == review.id
+    assert notice.status == "queued"
+    text = " ".join(notice.body_text.split())
+    assert (f"The suspension of {NOW.date()} of your Back Label is lifted: a compliance "
+            f"officer reviewed it and overturned it on {NOW.date() + timedelta(days=2)}. "
+            "Your label is active again. Your listings are back under the Back Label") in text
+    assert "Display batch was a courier accident." in text
+    assert "starts again from half the suspension threshold instead of from zero" in text
+    assert count(AuditEntry, AuditEntry.action == "notice.queued") == 2
+    assert squeeze("Suspension lifted after review") in pdf_text(notices.ensure_pdf(notice))
 
 
 def test_a_rolled_back_decision_writes_no_notice(app: Flask, inspector: User) -> None:
