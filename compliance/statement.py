@@ -326,8 +326,8 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
             "confirmed on the device by a second inspector, suspends the label at once, "
             "pending review, whatever the running score." + (
                 f" The critical finding was confirmed by a second inspector on "
-                f"{f.critical_confirmed_on}." if f.critical_confirmed_on else ""),
-            general + f" At the decision S stood at {s:.2f}.")
+                f"{f.critical_confirmed_on}." if f.critical_confirmed_on else "") +
+            " The running score used for major defects plays no part in this decision.",)
     return (
         general,
         f"Here S reached {s:.2f}, at or above h = {p.h:.2f}. In plain words: your most recent "
@@ -504,6 +504,7 @@ def compute_statement(facts: NoticeFacts) -> Statement:
         orders_omitted_text=(f"({plural(omitted, 'earlier test order')} {_were(omitted)} not "
                              "listed.)") if omitted else "",
         photos_note=_photos_note(facts, shown),
-        show_s=facts.kind != NoticeKind.CONDITIONAL_RENEWAL,
+        # a critical defect suspends whatever the running score: its column would mislead
+        show_s=facts.kind != NoticeKind.CONDITIONAL_RENEWAL and not facts.critical,
         rule=_rule(facts), officer_reason=officer, reviewed_by_person=person,
         appeal=_appeal(facts, appeal_by), appeal_to=facts.appeal_to, appeal_by=appeal_by)

@@ -153,8 +153,13 @@ def test_pending_suspension_for_a_critical_verdict() -> None:
     rule = " ".join(s.rule)
     assert "Zero tolerance for critical defects" in rule
     assert "failed on test order #6" in rule
-    assert "S stood at 1.21" in rule
-    assert "h = 5.19" in rule
+    # the zero-tolerance rule, not the running score (CUSUM) that played no part
+    assert "plays no part in this decision" in rule
+    assert "S stood" not in rule
+    assert "h = " not in rule
+    assert "adds 1.3863" not in rule
+    assert "p0 = " not in rule
+    assert not s.show_s
     assert [o.verdict for o in s.orders] == ["conforming", "critical"]
 
 

@@ -215,6 +215,10 @@ def test_critical_verdict_notice_names_the_zero_tolerance_rule(app: Flask,
             "lock / factory-reset protection / MDM cleared failed on marketplace order "
             f"{order.marketplace_ref} (test order #{order.id}).") in one_line
     assert "such as an IMEI" not in one_line  # the checkpoint itself, not examples
+    # the zero-tolerance rule, without the running-score (CUSUM) explanation or column
+    assert "every inspected test order changes a running score" not in one_line.lower()
+    assert "h = " not in one_line
+    assert "S after it" not in one_line
     assert "The critical finding was confirmed by a second inspector on 2026-06-11." in text
     assert (f"[TRIGGERED THE DECISION] Marketplace order {order.marketplace_ref}, bought "
             f"2026-06-06 (test order #{order.id}), listing {order.listing.sku}, Galaxy S22 "
