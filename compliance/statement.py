@@ -188,13 +188,15 @@ class Statement:
     reference: str
     decided_on: date
     decision: str
+    summary: tuple[str, ...]  # what happened, what it means, what to do by when: plain words
     facts: str
     orders: tuple[OrderLine, ...]
     orders_omitted: int
     orders_omitted_text: str  # "(3 earlier test orders were not listed.)", or ""
     photos_note: str  # how to get the inspection photos listed, or "" when none are
     show_s: bool
-    rule: tuple[str, ...]
+    rule: tuple[str, ...]  # the rule in plain words
+    annex: tuple[str, ...]  # the formulas and parameters behind the rule
     officer_reason: str
     reviewed_by_person: bool
     appeal: tuple[str, ...]
@@ -301,20 +303,21 @@ def _critical_checks(f: NoticeFacts) -> str:
             f"failed")
 
 
+def _plan_annex(p: PlanTerms) -> str:
+    return (f"The running score S never falls below 0: an order with a major or critical "
+            f"defect adds {p.w_defect:.4f}, any other order adds {p.w_clean:.4f}, and the "
+            f"label is suspended, pending review, when S reaches the threshold "
+            f"h = {p.h:.2f}. These numbers follow from the sampling plan in force: an "
+            f"acceptable defect rate p0 = {_pct(p.p0)}, a rejectable defect rate "
+            f"p1 = {_pct(p.p1)}, a risk alpha = {_pct(p.alpha)} of suspending a seller at the "
+            f"acceptable rate and a risk beta = {_pct(p.beta)} of missing one at the "
+            f"rejectable rate (a defect adds ln(p1/p0), a clean order ln((1-p1)/(1-p0)), and "
+            f"h = ln((1-beta)/alpha)).")
+
+
 def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
     p = f.plan
     s = f.s_value if f.s_value is not None else 0.0
-    ratio = (1 - p.beta) / p.alpha
-    general = (
-        f"Every inspected test order changes a running score S, which never falls below 0: an "
-        f"order with a major or critical defect adds {p.w_defect:.4f}, any other order adds "
-        f"{p.w_clean:.4f}. The label is suspended, pending review, when S reaches the "
-        f"threshold h = {p.h:.2f}. These numbers follow from the sampling plan in force: an "
-        f"acceptable defect rate p0 = {_pct(p.p0)}, a rejectable defect rate "
-        f"p1 = {_pct(p.p1)}, a risk alpha = {_pct(p.alpha)} of suspending a seller at the "
-        f"acceptable rate and a risk beta = {_pct(p.beta)} of missing one at the rejectable "
-        f"rate (a defect adds ln(p1/p0), a clean order ln((1-p1)/(1-p0)), and "
-        f"h = ln((1-beta)/alpha)).")
     if f.critical:
         ref = next((o.marketplace_ref for o in f.orders if o.order_id == f.trigger_order_id),
                    None)
@@ -329,14 +332,42 @@ def _cusum_rule(f: NoticeFacts) -> tuple[str, ...]:
                 f"{f.critical_confirmed_on}." if f.critical_confirmed_on else "") +
             " The running score used for major defects plays no part in this decision.",)
     return (
-        general,
-        f"Here S reached {s:.2f}, at or above h = {p.h:.2f}. In plain words: your most recent "
-        f"test results are about {math.exp(s):,.0f} times more likely to come from a seller "
-        f"whose true defect rate is {_pct(p.p1)} than from one at the acceptable "
-        f"{_pct(p.p0)}; the plan suspends once this ratio reaches (1-beta)/alpha = "
-        f"{ratio:,.0f}. By this statistical rule, a seller whose true defect rate is the "
-        f"acceptable {_pct(p.p0)} is suspended within 24 test orders with a probability of "
+        "After each inspected test order we update a running score. An order with a major or "
+        "critical defect raises it a lot; an order without one lowers it a little; it never "
+        "goes below zero. When the score reaches a set threshold, the label is suspended and "
+        "a compliance officer reviews the suspension.",
+        f"Your score reached that threshold. In plain words: your most recent test results "
+        f"are about {math.exp(s):,.0f} times more likely to come from a seller whose true "
+        f"defect rate is {_pct(p.p1)} than from one at the acceptable {_pct(p.p0)}. By this "
+        f"statistical rule, a seller whose true defect rate is the acceptable {_pct(p.p0)} is "
+        f"suspended within 24 test orders with a probability of "
         f"{_pct(round(f.plan.wrongful_24, 4))}. {FIGURES_SCOPE}")
+
+
+def _annex(f: NoticeFacts) -> tuple[str, ...]:
+    """The formulas and parameters behind the rule, for whoever wants to check them."""
+    p = f.plan
+    if f.kind in (NoticeKind.SUSPENSION_PENDING, NoticeKind.SUSPENSION_CONFIRMED):
+        if f.critical:
+            return ()
+        s = f.s_value if f.s_value is not None else 0.0
+        return (_plan_annex(p),
+                f"Here S reached {s:.2f}, at or above h = {p.h:.2f}. S is the logarithm of the "
+                f"likelihood ratio above (exp({s:.2f}) = {math.exp(s):,.0f}); the plan "
+                f"suspends once this ratio reaches (1-beta)/alpha = "
+                f"{(1 - p.beta) / p.alpha:,.0f}.")
+    if f.kind == NoticeKind.REINSTATEMENT:
+        return (_plan_annex(p),
+                f"On probation S restarts with a head start S0 = h/2 = {p.h / 2:.2f} instead "
+                f"of 0.")
+    if f.kind == NoticeKind.SUSPENSION_OVERTURNED:
+        head = f.s_value if f.s_value is not None else p.h / 2
+        return (_plan_annex(p),
+                f"After the overturned suspension S restarted with a head start "
+                f"S0 = {head:.2f} (h/2) instead of 0.")
+    if f.kind == NoticeKind.CONDITIONAL_RENEWAL:
+        return (_plan_annex(p),)
+    return ()
 
 
 def _overturn_rule(f: NoticeFacts) -> tuple[str, ...]:
@@ -373,12 +404,10 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
         return (
             "A suspended label is reinstated on probation once a compliance officer accepts "
             "the seller's appeal or corrective-action plan.",
-            f"On probation the running score S restarts with a head start S0 = h/2 = "
-            f"{head:.2f} instead of 0 (h = {p.h:.2f}; a defect adds {p.w_defect:.4f}, a clean "
-            f"order {p.w_clean:.4f}; plan p0 = {_pct(p.p0)}, p1 = {_pct(p.p1)}, "
-            f"alpha = {_pct(p.alpha)}, beta = {_pct(p.beta)}), so {_orders(to_suspend)} "
-            f"with a major or critical defect in a row suspend the label again; a critical "
-            f"defect, once confirmed by a second inspector, suspends it at once.",
+            f"On probation the running score of your test results restarts at half the "
+            f"suspension threshold instead of zero, so {_orders(to_suspend)} with a major or "
+            f"critical defect in a row suspend the label again; a critical defect, once "
+            f"confirmed by a second inspector, suspends it at once.",
             f"Test orders are placed at the tightened rate of {_rate(p.rate_tightened)}. "
             f"Probation ends, and the label is active again, after {p.acceptance_run} test "
             f"orders in a row without a major or critical defect.")
@@ -407,9 +436,8 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
             f"A conditional renewal keeps the label in force but returns the seller to "
             f"onboarding-rate sampling ({_rate(p.rate_onboarding)}) until "
             f"{p.acceptance_run} test orders in a row pass without a major or critical "
-            f"defect. The running score S and the suspension threshold h = {p.h:.2f} "
-            f"(plan p0 = {_pct(p.p0)}, p1 = {_pct(p.p1)}, alpha = {_pct(p.alpha)}, "
-            f"beta = {_pct(p.beta)}) apply as before.")
+            f"defect. The running score of your test results and the suspension threshold "
+            f"apply as before.")
     return (
         "A compliance officer may revoke a Back Label when the seller can no longer be trusted "
         "to meet the label's requirements, for example after a confirmed suspension that was "
@@ -426,7 +454,8 @@ def _decision(f: NoticeFacts) -> str:
     if f.kind == NoticeKind.SUSPENSION_CONFIRMED:
         since = f" that took effect on {f.suspended_on}" if f.suspended_on else ""
         return (f"On {f.decided_on} a compliance officer reviewed the suspension of your Back "
-                f"Label{since} and confirmed it. The label stays suspended.")
+                f"Label{since} and confirmed it. The label stays suspended: your listings may "
+                "still not carry the Back Label.")
     if f.kind == NoticeKind.REINSTATEMENT:
         after = f" (suspended since {f.suspended_on})" if f.suspended_on else ""
         return (f"Your Back Label is reinstated on probation with effect from "
@@ -445,6 +474,25 @@ def _decision(f: NoticeFacts) -> str:
                 f"in force, with more frequent test orders under the conditions below.")
     return (f"Your Back Label is revoked with effect from {f.decided_on}. Your listings may no "
             f"longer carry the Back Label.")
+
+
+def _summary(f: NoticeFacts, appeal_by: date) -> tuple[str, ...]:
+    """The opening: the decision and its effect on the listings, then what the seller can do
+    and by when, before any figure."""
+    if f.kind == NoticeKind.SUSPENSION_OVERTURNED:
+        return (_decision(f), "You need not do anything.")
+    do = {
+        NoticeKind.SUSPENSION_PENDING: "If you disagree, or want to tell us what you are "
+                                       "changing, send an appeal or a corrective-action plan",
+        NoticeKind.SUSPENSION_CONFIRMED: "To have the label reinstated, send an appeal or a "
+                                         "corrective-action plan",
+        NoticeKind.REINSTATEMENT: "If you disagree with the conditions, send an appeal",
+        NoticeKind.CONDITIONAL_RENEWAL: "If you believe the counts are wrong, send an appeal",
+        NoticeKind.REVOCATION: "If you believe the revocation rests on wrong facts, send an "
+                               "appeal",
+    }[f.kind]
+    return (_decision(f), f"{do} to {f.appeal_to} by {appeal_by}. The reasons and the facts "
+                          f"follow.")
 
 
 def _appeal(f: NoticeFacts, appeal_by: date) -> tuple[str, ...]:
@@ -499,12 +547,13 @@ def compute_statement(facts: NoticeFacts) -> Statement:
         kind=facts.kind, title=title,
         subject=f"Back Label: {title.lower()} for {facts.seller_name} ({facts.reference})",
         seller_name=facts.seller_name, reference=facts.reference, decided_on=facts.decided_on,
-        decision=_decision(facts), facts=_facts_sentence(facts, lines), orders=shown,
+        decision=_decision(facts), summary=_summary(facts, appeal_by),
+        facts=_facts_sentence(facts, lines), orders=shown,
         orders_omitted=omitted,
         orders_omitted_text=(f"({plural(omitted, 'earlier test order')} {_were(omitted)} not "
                              "listed.)") if omitted else "",
         photos_note=_photos_note(facts, shown),
         # a critical defect suspends whatever the running score: its column would mislead
         show_s=facts.kind != NoticeKind.CONDITIONAL_RENEWAL and not facts.critical,
-        rule=_rule(facts), officer_reason=officer, reviewed_by_person=person,
+        rule=_rule(facts), annex=_annex(facts), officer_reason=officer, reviewed_by_person=person,
         appeal=_appeal(facts, appeal_by), appeal_to=facts.appeal_to, appeal_by=appeal_by)

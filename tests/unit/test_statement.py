@@ -118,16 +118,20 @@ def test_pending_suspension_by_the_cusum() -> None:
     assert "since 2026-01-10" in s.facts
     assert "4 with a major or critical defect" in s.facts
     assert "triggered by test order #13" in s.facts
-    # the rule with its parameters in plain words
+    # the rule in plain words; its formulas and parameters in the annex
     rule = " ".join(s.rule)
-    assert "S reached 5.55, at or above h = 5.19" in rule
-    assert "p0 = 5%" in rule
-    assert "p1 = 20%" in rule
-    assert "alpha = 0.5%" in rule
-    assert "beta = 10%" in rule
-    assert "adds 1.3863" in rule
-    assert "adds -0.1719" in rule
-    assert "(1-beta)/alpha = 180" in rule
+    assert rule.startswith("After each inspected test order we update a running score.")
+    for jargon in ("S =", "h =", "p0", "p1", "alpha", "beta", "ln(", "log", "1.3863"):
+        assert jargon not in rule
+    annex = " ".join(s.annex)
+    assert "S reached 5.55, at or above h = 5.19" in annex
+    assert "p0 = 5%" in annex
+    assert "p1 = 20%" in annex
+    assert "alpha = 0.5%" in annex
+    assert "beta = 10%" in annex
+    assert "adds 1.3863" in annex
+    assert "adds -0.1719" in annex
+    assert "(1-beta)/alpha = 180" in annex
     assert f"about {math.exp(5.5452):,.0f} times more likely" in rule
     assert ("By this statistical rule, a seller whose true defect rate is the acceptable 5% is "
             "suspended within 24 test orders with a probability of 0.29%. " + FIGURES_SCOPE
@@ -163,6 +167,18 @@ def test_pending_suspension_for_a_critical_verdict() -> None:
     assert [o.verdict for o in s.orders] == ["conforming", "critical"]
 
 
+@pytest.mark.parametrize("kind", [NoticeKind.SUSPENSION_PENDING, NoticeKind.SUSPENSION_CONFIRMED])
+def test_a_suspension_notice_opens_in_plain_words(kind: NoticeKind) -> None:
+    s = compute_statement(facts(kind, orders=FOUR_DEFECTS, s_value=5.5452, trigger_order_id=13,
+                                suspended_on=DAY))
+    first = " ".join(s.summary)
+    for jargon in ("S =", "h =", "p0", "p1", "alpha", "beta", "log", "ln(", "running score"):
+        assert jargon not in first
+    assert first.startswith(s.decision)
+    assert "not carry the Back Label" in first
+    assert "to appeals@marketplace.example by " + str(s.appeal_by) in first
+
+
 def test_confirmed_suspension_gives_the_officers_reason() -> None:
     s = compute_statement(facts(NoticeKind.SUSPENSION_CONFIRMED, orders=FOUR_DEFECTS,
                                 s_value=5.5452, trigger_order_id=13,
@@ -172,7 +188,7 @@ def test_confirmed_suspension_gives_the_officers_reason() -> None:
     assert "took effect on 2026-06-10" in s.decision
     assert s.reviewed_by_person
     assert s.officer_reason == "Four display faults in a row."
-    assert "S reached 5.55" in " ".join(s.rule)
+    assert "S reached 5.55" in " ".join(s.annex)
     assert "confirmed it" in " ".join(s.rule)
     assert s.appeal_by == date(2026, 7, 12)
     assert "reinstatement of the label on probation" in " ".join(s.appeal)
@@ -187,7 +203,8 @@ def test_reinstatement_explains_the_head_start_and_probation() -> None:
     assert "suspended since 2026-06-10" in s.decision
     assert "The suspension of 2026-06-10 was triggered by test order #13" in s.facts
     rule = " ".join(s.rule)
-    assert "head start S0 = h/2 = 2.60" in rule
+    assert "head start S0 = h/2 = 2.60" in " ".join(s.annex)
+    assert "restarts at half the suspension threshold instead of zero" in rule
     assert "so 2 test orders with a major or critical defect in a row" in rule
     assert "tightened rate of 4 test orders a month" in rule
     assert "after 14 test orders in a row" in rule
@@ -260,12 +277,12 @@ def test_parameters_come_from_the_plan_not_from_constants() -> None:
                        wrongful_24=0.01)
     s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, plan=strict, s_value=4.6,
                                 appeal_days=14, orders=FOUR_DEFECTS))
-    rule = " ".join(s.rule)
-    assert "p0 = 2%" in rule
-    assert "p1 = 10%" in rule
-    assert "alpha = 1%" in rule
-    assert "h = 4.55" in rule
-    assert "(1-beta)/alpha = 95" in rule
+    annex = " ".join(s.annex)
+    assert "p0 = 2%" in annex
+    assert "p1 = 10%" in annex
+    assert "alpha = 1%" in annex
+    assert "h = 4.55" in annex
+    assert "(1-beta)/alpha = 95" in annex
     assert s.appeal_by == DAY + timedelta(days=14)
 
 

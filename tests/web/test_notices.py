@@ -128,6 +128,14 @@ def test_every_decision_writes_its_notice_with_the_facts(app: Flask, inspector: 
     assert pending.appeal_by == NOW.date() + timedelta(days=30)
     text = pending.body_text
     assert "suspended with effect from 2026-06-10, pending review" in text
+    # plain words first: the opening paragraph has no statistics; the formulas come last
+    first = text.split("DECISION\n", 1)[1].split("\n\n", 1)[0]
+    assert "suspended with effect from 2026-06-10" in first
+    assert "by 2026-07-10" in first
+    for jargon in ("S =", "h =", "p0", "log", "ln("):
+        assert jargon not in first
+    assert text.index("After each inspected test order we update a running score") < \
+        text.index("ANNEX: THE STATISTICAL RULE IN DETAIL") < text.index("p0 = 5%")
     sku = orders[0].listing.sku
     for order in orders:
         assert (f"Marketplace order {order.marketplace_ref}, bought 2026-06-06 (test order "
@@ -345,7 +353,8 @@ def test_file_transport_writes_an_eml_with_text_html_and_the_pdf(
     assert msg["Subject"] == notice.subject
     assert "suspension pending review" in msg["Subject"]
     assert "S reached 5.55" in msg.get_body(preferencelist=("plain",)).get_content()
-    assert "<h2>Rule applied</h2>" in msg.get_body(preferencelist=("html",)).get_content()
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert "<h2>Rule applied, in plain words</h2>" in html
     [attachment] = list(msg.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == f"labelkeeper-notice-{notice.reference}.pdf"
