@@ -442,8 +442,12 @@ def _rule(f: NoticeFacts) -> tuple[str, ...]:
         "A compliance officer may revoke a Back Label when the seller can no longer be trusted "
         "to meet the label's requirements, for example after a confirmed suspension that was "
         "not followed by an accepted appeal or corrective-action plan.",
-        "Revocation is final: a revoked label cannot be reinstated. Until you are told "
-        "otherwise your listings may not carry the Back Label.")
+        "Revocation is final within the marketplace's internal process: a revoked label "
+        "cannot be reinstated on probation, and a corrective-action plan does not bring it "
+        "back. Two routes remain open: an appeal, if you believe the revocation rests on wrong "
+        "facts, which a compliance officer reviews and answers with a reason; and, outside the "
+        "marketplace, mediation and the courts. Until you are told otherwise your listings "
+        "may not carry the Back Label.")
 
 
 def _decision(f: NoticeFacts) -> str:
@@ -502,11 +506,18 @@ def _appeal(f: NoticeFacts, appeal_by: date) -> tuple[str, ...]:
         return ("This decision is in your favour; you need not do anything.",
                 "If you believe a fact in this notice is wrong, for example an order listed "
                 "above that is not yours, say which and send your evidence. " + where)
-    what = ("Send either an appeal, saying why you believe the decision is wrong, with your "
-            "evidence (for example your own test records for the orders above), or a "
-            "corrective-action plan, saying what caused the defects, what you have changed "
-            "and from when. A compliance officer records what you send, accepts or rejects "
-            "it with a reason, and tells you the outcome.")
+    evidence = ("with your evidence (for example your own test records for the orders "
+                "above)")
+    outcome = ("A compliance officer records what you send, accepts or rejects it with a "
+               "reason, and tells you the outcome.")
+    # no corrective-action plan undoes a revocation; no defect, no cause to explain
+    cause = ("what caused the defects, " if any(o.verdict in DEFECT_VERDICTS for o in f.orders)
+             else "")
+    what = (f"Send an appeal, saying which facts you believe are wrong, {evidence}. {outcome}"
+            if f.kind == NoticeKind.REVOCATION else
+            f"Send either an appeal, saying why you believe the decision is wrong, {evidence}, "
+            f"or a corrective-action plan, saying {cause}what you have changed and from when. "
+            f"{outcome}")
     effect = {
         NoticeKind.SUSPENSION_PENDING: "The review of the suspension takes what you send into "
                                        "account. An accepted appeal or corrective-action plan "

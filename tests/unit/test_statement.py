@@ -263,11 +263,39 @@ def test_revocation_is_final_and_gives_the_reason() -> None:
                                 decided_on=date(2026, 9, 1),
                                 officer_reason="No corrective-action plan within 60 days."))
     assert "revoked with effect from 2026-09-01" in s.decision
-    assert "Revocation is final" in " ".join(s.rule)
+    rule = " ".join(s.rule)
+    assert "Revocation is final within the marketplace's internal process" in rule
+    # final, yet an appeal remains: the notice says which routes are left and offers no other
+    assert ("Two routes remain open: an appeal, if you believe the revocation rests on wrong "
+            "facts") in rule
+    assert "mediation and the courts" in rule
     assert s.officer_reason == "No corrective-action plan within 60 days."
     assert [o.order_id for o in s.orders] == [10, 11, 12, 13]
-    assert "wrong facts" in " ".join(s.appeal)
+    appeal = " ".join(s.appeal)
+    assert "wrong facts" in appeal
+    assert "corrective-action plan" not in appeal  # no plan undoes a revocation
+    assert "reinstatement" not in appeal
     assert s.appeal_by == date(2026, 10, 1)
+
+
+CLEAN = tuple(OrderFact(i, DAY, "Galaxy S22", v)
+              for i, v in ((20, "conforming"), (21, "minor"), (22, "conforming")))
+
+
+@pytest.mark.parametrize("kind", [NoticeKind.CONDITIONAL_RENEWAL, NoticeKind.REINSTATEMENT])
+def test_no_defects_no_question_about_their_cause(kind: NoticeKind) -> None:
+    s = compute_statement(facts(kind, orders=CLEAN, renewal_start=DAY, renewal_end=DAY,
+                                renewal_planned=8, renewal_inspected=3, renewal_seller_side=5,
+                                suspended_on=DAY))
+    appeal = " ".join(s.appeal)
+    assert "what caused the defects" not in appeal
+    assert "a corrective-action plan, saying what you have changed and from when" in appeal
+
+
+def test_defects_are_asked_about() -> None:
+    s = compute_statement(facts(NoticeKind.SUSPENSION_PENDING, orders=FOUR_DEFECTS,
+                                s_value=5.5452, trigger_order_id=13))
+    assert "saying what caused the defects, what you have changed" in " ".join(s.appeal)
 
 
 def test_parameters_come_from_the_plan_not_from_constants() -> None:
