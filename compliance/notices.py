@@ -1,5 +1,6 @@
-"""Seller notices: a statement of reasons for every suspension, reinstatement, conditional
-renewal and revocation, kept in the seller's file and sent through an outbox.
+"""Seller notices: a statement of reasons for every suspension, suspension lifted on review,
+reinstatement, conditional renewal and revocation, kept in the seller's file and sent
+through an outbox.
 
 The listeners run inside the transaction of the label decision, so a notice exists exactly
 when its decision does. Delivery runs through the notice's row as an outbox (core.outbox) and
