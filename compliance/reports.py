@@ -24,6 +24,7 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy import Select, and_, func, or_, select
 
+from compliance.audit_details import SHORT_HASH, compute_detail_lines
 from compliance.models import Report, SuspensionReview
 from compliance.pdf import RenderedPdf, render_pdf
 from core import audit, outbox
@@ -399,9 +400,11 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
         "runs": [_run_summary(r) for r in runs],
         "signals": asdict(marketplace_signals.signals_between(seller.id, date_from, date_to)),
         "trail": [{"seq": t.seq, "at": t.at, "actor": t.actor, "action": t.action,
-                   "entity": f"{t.entity_type} {t.entity_id}", "hash": t.hash}
+                   "entity": f"{t.entity_type} {t.entity_id}", "hash": t.hash,
+                   "details": compute_detail_lines(t.payload)}
                   for t in trail],
         "chain_head": audit.head_hash(), "chain_entries": audit.count_entries(),
+        "short_hash": SHORT_HASH,
     }
 
 

@@ -61,7 +61,7 @@ def seller_with_history(app: Flask, client: FlaskClient, login: Callable[..., ob
     for order in received_orders(seller, 30):
         assert inspect(client, order, failed=("PACK-1",)).status_code == 302
     for order in received_orders(seller, 4, NOW.replace(hour=13)):
-        inspect(client, order, failed=("DISP-1",))
+        inspect(client, order, failed=("DISP-1",), notes=f"Cracked. {HOSTILE}")
     return db.session.get(type(seller), seller.id)
 
 
@@ -93,6 +93,16 @@ def test_dossier_renders_every_section_with_footer_and_escaped_names(
     compact = re.sub(r"\s+", "", text)
     assert head[:48] in compact  # the chain head hash (possibly wrapped across lines)
     assert report.document_id in text
+    # The audit trail: 12-character hashes, details as key-value lines, markup as text.
+    assert "Hashes below are shortened to their first 12 characters" in text
+    entry = db.session.execute(select(AuditEntry).where(
+        AuditEntry.action == "inspection.submitted").order_by(AuditEntry.seq)).scalars().first()
+    assert entry.hash[:12] in compact
+    assert entry.hash[12:40] not in compact  # the rest of it is not printed
+    assert "verdict: major" in text
+    assert "failed: DISP-1" in text
+    assert "notes: Cracked. <script>alert(1)</script>" in text  # escaped, shown as text
+    assert '"verdict":' not in text  # no raw JSON
     assert "0.4073" in text  # the OC table of the plan in force
     assert "suspended by the statistical (CUSUM) rule within n inspected orders, from S = 0" \
         in text
