@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_reports.py [--sellers 3000] [--orders-per-seller 12]
                                             [--dossier-orders 60] [--repeats 3] [--profile]
+                                            [--full-audit]
 
 1. Builds a fresh, migrated SQLite database in a temporary directory and fills it with BULK
    inserts (`db.session.execute(insert(Model), rows)`): N labelled sellers in 13 countries,
@@ -9,7 +10,9 @@
    test orders per seller with the current inspection of every inspected order, label events
    (a grant per seller; suspensions pending review, confirmed, overturned, reinstated) and
    their suspension reviews; plus one dossier seller with exactly `--dossier-orders`
-   inspected orders, an approved application and a small audit trail. The only audit entries
+   inspected orders, an approved application and a small audit trail (one entry per order;
+   with `--full-audit`, each order's whole history: placed, received, inspected, the
+   inspection with its findings and photo hashes, closed). The only audit entries
    are written through `core.audit.record`, so the hash chain stays valid (checked).
    The database is built in a child process (multiprocessing, spawn), so the peak memory
    reported below is that of a process that only renders reports.
@@ -73,7 +76,15 @@ from core.db import db
 from core.models import User, UserRole
 from qc.decisions import SellerStats
 from qc.models import Inspection, Listing, PlanningRun, TestOrder
-from qc.scoring import VERDICT_BANDS
+from qc.orders import (
+    Disposition,
+    PackageCondition,
+    arrival_details,
+    closing_details,
+    inspection_details,
+    placement_details,
+)
+from qc.scoring import VERDICT_BANDS, inspection_payload
 from qc.services import plan_settings
 from qc.snapshots import compute_snapshot
 from vetting.labels import LabelStatus, compute_label_record, label_event_columns
@@ -389,9 +400,45 @@ def build_fleet(fleet: Fleet, sellers: int, orders_per_seller: int) -> None:
         db.session.commit()
 
 
-def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int) -> int:
+def order_history(sid: int, orders: list[dict[str, Any]], inspections: dict[int, Any]
+                  ) -> list[tuple[datetime, str, str, int, dict[str, Any], User | None]]:
+    """Each order's whole audit history as the app writes it: placed, received, inspected,
+    the inspection's own entry (findings, failed checkpoints, photo hashes, reasons) and,
+    for a closed order, closed."""
+    out: list[tuple[datetime, str, str, int, dict[str, Any], User | None]] = []
+    for o in orders:
+        i = inspections[o["id"]]
+        failed = [r.split(" ")[0] for r in json.loads(i["reasons"])]
+        photos = [hashlib.sha256(f"{o['id']}:photo:{n}".encode()).hexdigest()
+                  for n in range(3)]
+        out += [
+            (o["placed_at"], "order.placed", "test_order", o["id"], {
+                "from": "planned", "to": "placed", **placement_details(
+                    o["marketplace_ref"], o["price_paid_cents"], o["buyer_account"])}, None),
+            (datetime.combine(o["received_on"], day_time(8, 30)), "order.received",
+             "test_order", o["id"], {"from": "placed", "to": "received", **arrival_details(
+                 o["received_on"], PackageCondition.INTACT)}, None),
+            (o["inspected_at"], "order.inspected", "test_order", o["id"],
+             {"from": "received", "to": "inspected", **inspection_details()}, None),
+            (o["inspected_at"] + timedelta(seconds=1), "inspection.submitted", "test_order",
+             o["id"], {"seller_id": sid, **inspection_payload(
+                 version=1, verdict=i["verdict"], score=i["score"],
+                 observed_grade=i["observed_grade"], battery_percent=i["battery_percent"],
+                 battery_cycles=i["battery_cycles"], battery_swollen=False,
+                 cable_missing=False, notes=i["notes"], failed=failed, photos=photos,
+                 reasons=json.loads(i["reasons"]))}, None)]
+        if o["closed_at"] is not None:
+            out.append((o["closed_at"], "order.closed", "test_order", o["id"], {
+                "from": "inspected", "to": "closed",
+                **closing_details(Disposition(o["disposition"]))}, None))
+    return out
+
+
+def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int,
+                         full_audit: bool = False) -> int:
     """A seller with exactly `dossier_orders` inspected orders in 2026, an approved
-    application, a suspension that was confirmed and then lifted, and its audit trail."""
+    application, a suspension that was confirmed and then lifted, and its audit trail (one
+    entry per order, or with `full_audit` each order's whole history)."""
     rng = fleet.rng
     vetting_id = db.session.execute(select(User.id).where(
         User.email == "vetting@bench.example")).scalar_one()
@@ -482,9 +529,12 @@ def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int) -> int
     trail.append((confirmed_at, "suspension.confirmed", "seller", sid,
                   {"label_event_id": suspension["id"], "reason": "Three defects confirmed."},
                   compliance))
-    trail += [(o["inspected_at"], "inspection.submitted", "test_order", o["id"],
-               {"seller_id": sid, "verdict": verdict_of[o["id"]], "version": 1}, None)
-              for o in orders]
+    if full_audit:
+        trail += order_history(sid, orders, {i["order_id"]: i for i in inspections})
+    else:
+        trail += [(o["inspected_at"], "inspection.submitted", "test_order", o["id"],
+                   {"seller_id": sid, "verdict": verdict_of[o["id"]], "version": 1}, None)
+                  for o in orders]
     for at, action, entity_type, entity_id, payload, actor in sorted(trail,
                                                                       key=lambda t: t[0]):
         clock.now = at
@@ -495,7 +545,7 @@ def build_dossier_seller(fleet: Fleet, clock: Clock, dossier_orders: int) -> int
 
 
 def build_database(db_uri: str, workdir: str, sellers: int, orders_per_seller: int,
-                   dossier_orders: int, seed: int) -> dict[str, Any]:
+                   dossier_orders: int, seed: int, full_audit: bool = False) -> dict[str, Any]:
     """Migrate a fresh database and fill it (runs in a child process)."""
     started = time.perf_counter()
     clock = Clock(datetime(YEAR - 1, 11, 1, 9, 0))
@@ -527,7 +577,7 @@ def build_database(db_uri: str, workdir: str, sellers: int, orders_per_seller: i
                            "order": next_id(TestOrder), "inspection": next_id(Inspection),
                            "event": next_id(LabelEvent), "review": next_id(SuspensionReview)})
         build_fleet(fleet, sellers, orders_per_seller)
-        dossier_id = build_dossier_seller(fleet, clock, dossier_orders)
+        dossier_id = build_dossier_seller(fleet, clock, dossier_orders, full_audit)
         # Each run's order count and cost, as the planner would have recorded them.
         for rid in fleet.run_ids.values():
             planned = select(func.count()).where(TestOrder.run_id == rid).scalar_subquery()
@@ -737,7 +787,8 @@ def print_report(args: argparse.Namespace, summary: dict[str, Any],
     print(f"  range {DATE_FROM} to {DATE_TO}; clock {NOW}; {args.repeats} timed renders "
           "each; times in seconds: median, min, [every run]\n")
     head = f"  {'':<44}{'median':>9} {'min':>9}"
-    for kind, title in (("dossier", f"Seller dossier ({args.dossier_orders} orders)"),
+    for kind, title in (("dossier", f"Seller dossier ({args.dossier_orders} orders, "
+                                    f"{counts['audit (dossier)']} audit entries)"),
                         ("period", f"Period report ({args.sellers + 1} sellers)")):
         runs: list[Run] = result[kind]
         print(f"{title}: {runs[0].pages} pages, {runs[0].size / 1024:.0f} KiB PDF, "
@@ -812,6 +863,8 @@ def main() -> None:
     parser.add_argument("--orders-per-seller", type=int, default=12)
     parser.add_argument("--dossier-orders", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--full-audit", action="store_true",
+                        help="give the dossier seller each order's whole audit history")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true",
                         help="add cProfile's top 10 of one extra render of each report")
@@ -825,7 +878,7 @@ def main() -> None:
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
             summary = pool.submit(build_database, db_uri, str(workdir), args.sellers,
                                   args.orders_per_seller, args.dossier_orders,
-                                  args.seed).result()
+                                  args.seed, args.full_audit).result()
         app = create_app(app_config(db_uri, workdir))
         result = measure(app, summary, args.repeats, args.profile)
         print_report(args, summary, result)

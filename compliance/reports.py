@@ -24,6 +24,7 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy import Select, and_, func, or_, select
 
+from compliance.audit_details import SHORT_HASH, compute_detail_lines
 from compliance.models import Report, SuspensionReview
 from compliance.pdf import RenderedPdf, render_pdf
 from core import audit, outbox
@@ -45,7 +46,18 @@ from vetting.models import Application, LabelEvent, Seller
 KINDS = {"dossier": "Seller audit dossier", "period": "Period compliance report"}
 MAX_RANGE_DAYS = 5 * 366
 MAX_FUTURE_DAYS = 10 * 366
-SYNC_DOSSIER_MAX_ORDERS = 150  # smaller dossiers render in the request (a few seconds at most)
+# A dossier renders inside the web request only when its expected length is at most
+# SYNC_DOSSIER_MAX_PAGES; anything longer renders in the background with progress (DESIGN.md
+# section 5: long PDFs never render inside a request that can time out). The length is
+# estimated from what fills the pages: test orders and audit entries. Capacities measured on
+# the 60-order dossier with its full audit history (bench/bench_reports.py --full-audit, see
+# bench/RESULTS.md): the cover, label history, CUSUM chart, plan and OC table take
+# DOSSIER_FIXED_PAGES; a page of the order table holds DOSSIER_ORDERS_PER_PAGE orders and a
+# page of the audit trail DOSSIER_AUDIT_ENTRIES_PER_PAGE entries.
+DOSSIER_FIXED_PAGES = 4  # measured: 24 pages = 4 + 60 orders / 18 + 285 entries / 18
+DOSSIER_ORDERS_PER_PAGE = 18  # measured: 18 order rows on each full page
+DOSSIER_AUDIT_ENTRIES_PER_PAGE = 18  # measured: 17-19 entries on each full page
+SYNC_DOSSIER_MAX_PAGES = 12  # at about 0.22 s a page (5.3 s for 24), under 3 s in the request
 # The period report's line for each kind of label event.
 KIND_LINES = {
     LabelEventKind.GRANT: "granted",
@@ -79,7 +91,8 @@ def check_range(date_from: date, date_to: date) -> None:
 def request_report(kind: str, seller: Seller | None, date_from: date, date_to: date,
                    actor: User) -> Report:
     """Queue a report, or return the identical one already queued or rendering; one that has
-    stalled (a failed attempt, or a renderer that stopped) is given up for a new one."""
+    stalled (a failed attempt, or a renderer that stopped) is given up for a new one. While
+    another report of the same kind for the same seller is under way, refuse."""
     if kind not in KINDS:
         raise ServiceError("Choose a dossier or a period report.", "kind")
     if kind == "dossier" and seller is None:
@@ -94,6 +107,12 @@ def request_report(kind: str, seller: Seller | None, date_from: date, date_to: d
         Report.date_to == date_to, Report.status.in_(["queued", "rendering"]))).scalars().first()
     if same is not None and not outbox.is_stalled(same, now):
         return same
+    busy = in_progress(kind, seller_id)
+    if busy is not None:  # one rendering at a time per kind and seller
+        what = "A dossier of this seller" if seller_id is not None else "A period report"
+        raise ServiceError(f"{what} ({busy.date_from} to {busy.date_to}, report "
+                           f"{busy.document_id}) is being rendered; ask again when it is "
+                           "ready.", "seller_id" if seller_id is not None else "kind")
     report = Report(document_id=secrets.token_hex(8).upper(), kind=kind, seller_id=seller_id,
                     date_from=date_from, date_to=date_to, status="queued",
                     requested_by_id=actor.id, requested_at=now, next_attempt_at=now)
@@ -108,13 +127,36 @@ def request_report(kind: str, seller: Seller | None, date_from: date, date_to: d
     return report
 
 
+def expected_dossier_pages(orders: int, audit_entries: int) -> int:
+    """The expected length of a dossier with this many test orders and audit entries."""
+    return (DOSSIER_FIXED_PAGES + -(-orders // DOSSIER_ORDERS_PER_PAGE)
+            + -(-audit_entries // DOSSIER_AUDIT_ENTRIES_PER_PAGE))
+
+
 def renders_in_request(report: Report) -> bool:
-    """Small dossiers render at once; period reports and large dossiers in the background."""
+    """Short dossiers render at once; period reports and dossiers expected to be longer than
+    SYNC_DOSSIER_MAX_PAGES in the background."""
     if report.kind != "dossier" or report.seller_id is None:
         return False
+    start, end = _day_range(report.date_from, report.date_to)
     orders = db.session.execute(select(func.count()).select_from(TestOrder).where(
-        TestOrder.seller_id == report.seller_id)).scalar_one()
-    return orders <= SYNC_DOSSIER_MAX_ORDERS
+        TestOrder.seller_id == report.seller_id, TestOrder.planned_at >= start,
+        TestOrder.planned_at < end)).scalar_one()
+    entries = db.session.execute(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.at >= start, AuditEntry.at < end,
+        _about_seller(report.seller_id, end))).scalar_one()
+    return expected_dossier_pages(orders, entries) <= SYNC_DOSSIER_MAX_PAGES
+
+
+def in_progress(kind: str, seller_id: int | None) -> Report | None:
+    """The report of this kind (for this seller) being rendered or waiting to be, if any;
+    one that has stalled does not count (asking again replaces it)."""
+    now = utcnow()
+    waiting = db.session.execute(select(Report).where(
+        Report.kind == kind, Report.seller_id.is_(None) if seller_id is None
+        else Report.seller_id == seller_id, Report.status.in_(["queued", "rendering"]))
+        .order_by(Report.id.desc())).scalars()
+    return next((r for r in waiting if not outbox.is_stalled(r, now)), None)
 
 
 def report_path(report: Report) -> Path:
@@ -320,6 +362,19 @@ def _users(ids: set[int | None]) -> dict[int, str]:
         User.id.in_(wanted))).all())
 
 
+def _about_seller(seller_id: int, end: datetime) -> Any:
+    """The audit entries about a seller: its own, its applications' (those started before
+    `end`) and its test orders'."""
+    app_ids = [str(i) for i in db.session.execute(select(Application.id).where(
+        Application.seller_id == seller_id, Application.created_at < end)).scalars()]
+    order_ids = [str(i) for i in db.session.execute(
+        select(TestOrder.id).where(TestOrder.seller_id == seller_id)).scalars()]
+    return or_(
+        and_(AuditEntry.entity_type == "seller", AuditEntry.entity_id == str(seller_id)),
+        and_(AuditEntry.entity_type == "application", AuditEntry.entity_id.in_(app_ids)),
+        and_(AuditEntry.entity_type == "test_order", AuditEntry.entity_id.in_(order_ids)))
+
+
 def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str, Any]:
     """Everything decided about one seller in a date range, as plain values."""
     start, end = _day_range(date_from, date_to)
@@ -353,15 +408,9 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
     runs = list(db.session.execute(select(PlanningRun).where(
         PlanningRun.period >= f"{date_from:%Y-%m}", PlanningRun.period <= f"{date_to:%Y-%m}")
         .order_by(PlanningRun.period)).scalars())
-    app_ids = [str(a.id) for a in applications]
-    order_ids = [str(i) for i in db.session.execute(
-        select(TestOrder.id).where(TestOrder.seller_id == seller.id)).scalars()]
-    about_seller = or_(
-        and_(AuditEntry.entity_type == "seller", AuditEntry.entity_id == str(seller.id)),
-        and_(AuditEntry.entity_type == "application", AuditEntry.entity_id.in_(app_ids)),
-        and_(AuditEntry.entity_type == "test_order", AuditEntry.entity_id.in_(order_ids)))
     trail = list(db.session.execute(
-        select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end, about_seller)
+        select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end,
+                                 _about_seller(seller.id, end))
         .order_by(AuditEntry.seq)).scalars())
     low, high = clopper_pearson(defects, inspected)
     return {
@@ -399,9 +448,11 @@ def dossier_context(seller: Seller, date_from: date, date_to: date) -> dict[str,
         "runs": [_run_summary(r) for r in runs],
         "signals": asdict(marketplace_signals.signals_between(seller.id, date_from, date_to)),
         "trail": [{"seq": t.seq, "at": t.at, "actor": t.actor, "action": t.action,
-                   "entity": f"{t.entity_type} {t.entity_id}", "hash": t.hash}
+                   "entity": f"{t.entity_type} {t.entity_id}", "hash": t.hash,
+                   "details": compute_detail_lines(t.payload)}
                   for t in trail],
         "chain_head": audit.head_hash(), "chain_entries": audit.count_entries(),
+        "short_hash": SHORT_HASH,
     }
 
 

@@ -180,7 +180,10 @@ def register_panels(app: Flask) -> None:
 @roles_required(Role.COMPLIANCE, Role.ADMIN)
 def reports_page() -> Page:
     today = utcnow().date()
-    form = ReportForm(date_from=today.replace(day=1), date_to=today)
+    kind = request.args.get("kind", "")
+    form = ReportForm(date_from=today.replace(day=1), date_to=today,
+                      kind=kind if kind in reports.KINDS else None,
+                      seller_id=request.args.get("seller_id", type=int))
     if form.validate_on_submit():
         report = run_service(lambda: _request_report(form), form=form)
         if report is not None:
@@ -190,8 +193,17 @@ def reports_page() -> Page:
             return redirect(url_for("compliance.report_detail", document_id=report.document_id))
     page = render_template("compliance/reports.html", form=form,
                            page=paginate(reports.recent_reports()), kinds=reports.KINDS,
-                           verify_form=VerifyForm())
+                           verify_form=VerifyForm(), busy=_busy_report(form),
+                           sync_max_pages=reports.SYNC_DOSSIER_MAX_PAGES)
     return (page, 400) if form.is_submitted() else page
+
+
+def _busy_report(form: ReportForm) -> Report | None:
+    """The report of the form's kind and seller under way, which disables Generate."""
+    kind = form.kind.data or "dossier"
+    if kind not in reports.KINDS or (kind == "dossier" and form.seller_id.data is None):
+        return None
+    return reports.in_progress(kind, form.seller_id.data if kind == "dossier" else None)
 
 
 def _request_report(form: ReportForm) -> Report:

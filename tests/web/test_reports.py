@@ -16,15 +16,16 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from compliance import jobs
+from compliance import jobs, reports
 from compliance.models import Report
 from compliance.pdf import StaticOnlyFetcher
+from core import audit
 from core.db import db
 from core.models import AuditEntry
 from qc.forecast import FIGURES_SCOPE
 from tests.conftest import csrf_token, post_form
 from tests.factories import ListingFactory, SellerFactory
-from tests.web.qc_helpers import NOW, inspect, received_orders
+from tests.web.qc_helpers import NOW, inspect, inspected_orders, received_orders
 
 HOSTILE = "<script>alert(1)</script> \u05e9\u05dc\u05d5\u05dd Refurb"
 
@@ -61,7 +62,7 @@ def seller_with_history(app: Flask, client: FlaskClient, login: Callable[..., ob
     for order in received_orders(seller, 30):
         assert inspect(client, order, failed=("PACK-1",)).status_code == 302
     for order in received_orders(seller, 4, NOW.replace(hour=13)):
-        inspect(client, order, failed=("DISP-1",))
+        inspect(client, order, failed=("DISP-1",), notes=f"Cracked. {HOSTILE}")
     return db.session.get(type(seller), seller.id)
 
 
@@ -93,6 +94,16 @@ def test_dossier_renders_every_section_with_footer_and_escaped_names(
     compact = re.sub(r"\s+", "", text)
     assert head[:48] in compact  # the chain head hash (possibly wrapped across lines)
     assert report.document_id in text
+    # The audit trail: 12-character hashes, details as key-value lines, markup as text.
+    assert "Hashes below are shortened to their first 12 characters" in text
+    entry = db.session.execute(select(AuditEntry).where(
+        AuditEntry.action == "inspection.submitted").order_by(AuditEntry.seq)).scalars().first()
+    assert entry.hash[:12] in compact
+    assert entry.hash[12:40] not in compact  # the rest of it is not printed
+    assert "verdict: major" in text
+    assert "failed: DISP-1" in text
+    assert "notes: Cracked. <script>alert(1)</script>" in text  # escaped, shown as text
+    assert '"verdict":' not in text  # no raw JSON
     assert "0.4073" in text  # the OC table of the plan in force
     assert "suspended by the statistical (CUSUM) rule within n inspected orders, from S = 0" \
         in text
@@ -230,3 +241,75 @@ def test_render_times_are_recorded(client: FlaskClient, seller_with_history) -> 
     assert f"{report.pages} pages" in page
     assert report.sha256 in page
     assert isinstance(report.finished_at, datetime)
+
+
+def seller_with_audit_history(app: Flask, entries: int) -> int:
+    """A seller with three inspected orders and `entries` further audit entries about it."""
+    app.config["CLOCK"] = lambda: NOW
+    seller = SellerFactory(label_status="active")
+    ListingFactory(seller=seller)
+    db.session.commit()
+    inspected_orders(seller, ["conforming", "minor", "conforming"], NOW.replace(hour=9))
+    for n in range(entries):
+        audit.record("seller.updated", "seller", seller.id,
+                     {"changes": {"contact_email": [f"old{n}@example.test",
+                                                    f"new{n}@example.test"]}})
+    db.session.commit()
+    return seller.id
+
+
+def test_a_dossier_with_few_orders_but_a_long_audit_history_renders_in_the_background(
+        app: Flask, client: FlaskClient, login: Callable[..., object]) -> None:
+    login("compliance")
+    entries = (reports.SYNC_DOSSIER_MAX_PAGES - reports.DOSSIER_FIXED_PAGES) \
+        * reports.DOSSIER_AUDIT_ENTRIES_PER_PAGE  # one page more than the limit, with the orders
+    seller_id = seller_with_audit_history(app, entries)
+    form = {"kind": "dossier", "seller_id": seller_id, "date_from": "2026-01-01",
+            "date_to": "2026-12-31"}
+
+    assert request_report(client, **form).status_code == 302
+    report = latest_report()
+    assert report.status == "queued"  # not rendered inside the request
+    waiting = client.get(f"/compliance/reports/{report.document_id}").get_data(as_text=True)
+    assert "Waiting to start" in waiting
+    assert 'aria-valuenow="0"' in waiting  # the progress bar
+    # While it is under way, Generate is disabled for this seller's dossier ...
+    busy = client.get(f"/compliance/reports?kind=dossier&seller_id={seller_id}")
+    html = busy.get_data(as_text=True)
+    assert re.search(r'<button class="btn btn-primary" type="submit" disabled', html)
+    assert f"/compliance/reports/{report.document_id}" in html
+    # ... and a second one for another range is refused, not queued.
+    other = request_report(client, **{**form, "date_from": "2026-06-01"})
+    assert other.status_code == 400
+    assert "is being rendered; ask again when it is ready." in other.get_data(as_text=True)
+    assert latest_report().document_id == report.document_id
+    # Other sellers are not held up.
+    free = client.get("/compliance/reports?kind=dossier&seller_id=99999").get_data(as_text=True)
+    assert re.search(r'<button class="btn btn-primary" type="submit">', free)
+
+    assert jobs.run_pending_reports() == [report.document_id]
+    report = latest_report()
+    assert report.status == "done"
+    assert len(pdf_pages(download(client, report))) == report.pages
+    again = client.get(f"/compliance/reports?kind=dossier&seller_id={seller_id}")
+    assert re.search(r'<button class="btn btn-primary" type="submit">',
+                     again.get_data(as_text=True))
+
+
+def test_a_short_dossier_still_renders_in_the_request(
+        app: Flask, client: FlaskClient, login: Callable[..., object]) -> None:
+    login("compliance")
+    seller_id = seller_with_audit_history(app, 10)
+    assert request_report(client, kind="dossier", seller_id=seller_id,
+                          date_from="2026-01-01", date_to="2026-12-31").status_code == 302
+    report = latest_report()
+    assert report.status == "done"
+    assert report.pages <= reports.SYNC_DOSSIER_MAX_PAGES
+
+
+def test_expected_pages_count_orders_and_audit_entries() -> None:
+    base = reports.DOSSIER_FIXED_PAGES
+    assert reports.expected_dossier_pages(0, 0) == base
+    assert reports.expected_dossier_pages(1, 1) == base + 2
+    assert reports.expected_dossier_pages(reports.DOSSIER_ORDERS_PER_PAGE,
+                                          reports.DOSSIER_AUDIT_ENTRIES_PER_PAGE + 1) == base + 3
