@@ -60,7 +60,7 @@ import hmac
 import math
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -68,6 +68,7 @@ from functools import partial
 from qc.allocation import (
     DEFAULT_BLOCK_MAX,
     DEFAULT_FLOOR,
+    Allocation,
     AllocationInput,
     SellerAllocation,
     allocate,
@@ -86,6 +87,7 @@ __all__ = [
     "PlannedOrder",
     "SellerInput",
     "below",
+    "compute_allocation",
     "compute_commitment",
     "compute_plan",
     "draw",
@@ -366,6 +368,17 @@ def _weight(seller: SellerInput, auc: float | None) -> float:
     return round(signal_weight(seller.p_bad, seller.claim_percentile, auc), WEIGHT_DIGITS)
 
 
+def compute_allocation(inputs: PlanInputs, draw_below: Callable[[str, int], int]
+                       ) -> Allocation:
+    """Steps 2 and 3 of the plan: the month's allocation among the sellers with listings."""
+    return allocate(
+        inputs.period.key,
+        [AllocationInput(s.seller_id, _weight(s, inputs.signal_auc), s.units,
+                         s.awaiting_confirmation)
+         for s in sorted(inputs.sellers, key=lambda s: s.seller_id) if s.listings],
+        inputs.budget_orders, draw_below, inputs.floor, inputs.block_max)
+
+
 def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
     """Derive the period's test orders from the inputs and the seed (deterministic)."""
     if len(seed) < MIN_SEED_BYTES:
@@ -380,11 +393,7 @@ def compute_plan(inputs: PlanInputs, seed: bytes) -> Plan:
             planned.append(seller)
         else:
             skipped.append((seller.seller_id, "no listings"))
-    allocation = allocate(
-        period.key,
-        [AllocationInput(s.seller_id, _weight(s, inputs.signal_auc), s.units,
-                         s.awaiting_confirmation) for s in planned],
-        inputs.budget_orders, draw_below, inputs.floor, inputs.block_max)
+    allocation = compute_allocation(inputs, draw_below)
     shares = {row.seller_id: row for row in allocation.sellers}
     drafts: list[_Draft] = []
     for seller in planned:

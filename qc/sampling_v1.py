@@ -8,39 +8,17 @@ the buyer accounts) and a secret seed into a plan of test orders. The caller pas
 sellers whose label is in force: suspended, revoked and expired sellers have no sampling
 state and are simply not given as input.
 
-Auditable randomness (DESIGN.md section 3)
-------------------------------------------
-A planning run draws ``seed = new_seed()`` (32 bytes from ``secrets``) and stores only
-``compute_commitment(seed)`` (lower-case hex SHA-256 of the seed bytes) and its inputs
-(``qc.plan_records.inputs_to_json``). When the period closes the seed is revealed; anyone can
-check the commitment and re-derive the plan, in any language, as follows. ``random.Random`` is
-never used.
-
-Draws. ``draw(label)`` is the first 8 bytes, read as a big-endian unsigned integer ``x``
-(0 <= x < 2**64), of ``HMAC-SHA256(key=seed, message=UTF-8(label))``.
-A uniform real is ``u = x / 2**64`` (an IEEE double, correctly rounded). A uniform integer
-below ``n`` is ``(x * n) >> 64`` (exact integer arithmetic, i.e. ``floor(x * n / 2**64)``).
-Labels name the period key ``P`` ("2026-07"), the seller id ``S`` in decimal and the purpose,
-so one seller's orders do not depend on which other sellers are planned, or in what order.
+The seed, its commitment and the draws (``draw``, ``uniform``, ``below`` and their labels
+"P|S|...") are those of ``qc.sampling``, whose docstring defines them.
 
 Per seller (sellers with no listings get no orders and are reported in ``skipped``):
 
 1. State: ``tightened`` if the seller is on probation, whatever its state says; otherwise its
    state. Rate ``r = rates[state]``.
 2. Count: ``floor(r) + (1 if u < r - floor(r) else 0)`` with ``u`` from label ``"P|S|count"``.
-3. For each order ``i = 0 .. count - 1`` (decimal ``i`` in the labels):
-
-   - day: the business days (Monday to Friday; holidays are not excluded) of the period in
-     ascending order; index = uniform integer below their number from ``"P|S|i|day"``;
-   - hour: ``9 +`` uniform integer below 9 from ``"P|S|i|hour"`` (so 9..17 inclusive);
-   - minute: uniform integer below 60 from ``"P|S|i|minute"``; seconds are 0; the time is
-     naive UTC;
-   - listing: the seller's listings sorted by ``listing_id``; ``t`` = uniform integer below
-     the sum of ``monthly_units`` from ``"P|S|i|listing"``; the first listing whose running
-     sum of units exceeds ``t``. If every listing has 0 units, ``t`` is a uniform integer
-     below the number of listings (same label) and indexes the sorted listings directly.
-   - cost: the listing's ``price_cents``; protected if the state is onboarding or tightened
-     (probation sellers are therefore always protected).
+3. For each order ``i = 0 .. count - 1``: its time and listing by ``qc.sampling.draw_slot``
+   (step 4 of ``qc.sampling``'s docstring); cost: the listing's ``price_cents``; protected if
+   the state is onboarding or tightened (probation sellers are therefore always protected).
 
 Budget. If the total cost exceeds ``budget_cents``, unprotected orders are dropped one at a
 time in the order (reduced before normal, risk x exposure ascending, seller_id, planned_at,

@@ -26,12 +26,9 @@ from core.models import User
 from qc import sampling_v1
 from qc.allocation import (
     SCALE,
-    AllocationInput,
     AucEstimate,
-    allocate,
     claim_percentiles,
     measure_auc,
-    signal_weight,
 )
 from qc.decisions import DEFECT_VERDICTS, compute_effective_verdict
 from qc.models import (
@@ -65,6 +62,7 @@ from qc.sampling import (
     PlannedOrder,
     SellerInput,
     below,
+    compute_allocation,
     compute_commitment,
     compute_plan,
     new_seed,
@@ -398,12 +396,6 @@ def expected_orders(period: Period, budget_orders: int | None = None) -> dict[in
     inputs = planning_inputs(period)
     if budget_orders is not None:
         inputs = replace(inputs, budget_orders=budget_orders)
-    allocation = allocate(
-        period.key,
-        [AllocationInput(s.seller_id, signal_weight(s.p_bad, s.claim_percentile,
-                                                    inputs.signal_auc),
-                         s.units, s.awaiting_confirmation)
-         for s in inputs.sellers if s.listings],
-        inputs.budget_orders, partial(below, PREVIEW_SEED), inputs.floor, inputs.block_max)
+    allocation = compute_allocation(inputs, partial(below, PREVIEW_SEED))
     expected = {row.seller_id: row.expected / SCALE for row in allocation.sellers}
     return {s.seller_id: expected.get(s.seller_id, 0.0) for s in inputs.sellers}
